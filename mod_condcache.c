@@ -572,19 +572,23 @@ static int condcache_handler(request_rec *r)
         case CC_PRECOND_NOT_MODIFIED:
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "%s: not modified", r->uri);
-            /* An empty response through the filters, like core's: they
-             * may add to the headers (mod_deflate adds its ETag suffix
-             * and Vary, mod_headers its rules). */
+            /* The 304 goes down the filter chain with the file, exactly
+             * as a HEAD does: the HTTP header filter drops the body
+             * unread.  The output filters thus see the response they saw
+             * for the 200 and add the same headers: mod_deflate (which
+             * ignores bodiless responses) and mod_brotli put their coding
+             * suffix on the ETag and add Vary.  mod_filter, which runs
+             * AddOutputFilterByType filters, passes over responses other
+             * than 200 unless "filter-errordocs" is set. */
             r->status = HTTP_NOT_MODIFIED;
-            apr_file_close(st->file);
-            st->file = NULL;
+            apr_table_setn(r->subprocess_env, "filter-errordocs", "1");
             break;
         case CC_PRECOND_PASS:
             break;
         }
     }
 
-    if (st->file) {
+    {
         e = apr_brigade_insert_file(bb, st->file, 0, (apr_off_t)st->key.size,
                                     r->pool);
 #if APR_HAS_MMAP
