@@ -249,6 +249,21 @@ static void set_note(request_rec *r, const char *outcome)
     apr_table_setn(r->notes, CONDCACHE_NOTE, outcome);
 }
 
+/* ap_invoke_handler() names the handler after the content type (without
+ * its parameters) when no module or directive named one. */
+static int handler_is_content_type(const request_rec *r)
+{
+    const char *type = r->content_type;
+    apr_size_t n;
+
+    if (!type) {
+        return 0;
+    }
+    n = strlen(r->handler);
+    return strncmp(type, r->handler, n) == 0
+        && (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
+}
+
 /* Is this request one the module serves?  The fixup runs before handlers
  * are settled, so it accepts requests no handler has been named for; the
  * handler runs after every other module declined, where the handler name
@@ -273,12 +288,9 @@ static const char *not_ours(request_rec *r, int in_handler)
     if (r->path_info && *r->path_info) {
         return "path info";
     }
-    if (r->handler && strcmp(r->handler, "default-handler") != 0) {
-        const char *type = r->content_type
-                         ? ap_field_noparam(r->pool, r->content_type) : NULL;
-        if (!in_handler || !type || strcmp(r->handler, type) != 0) {
-            return "handler";
-        }
+    if (r->handler && strcmp(r->handler, "default-handler") != 0
+        && !(in_handler && handler_is_content_type(r))) {
+        return "handler";
     }
     return NULL;
 }
