@@ -91,6 +91,8 @@ typedef struct {
 /* Set in post_config of each generation, before the children fork. */
 static cc_table_t *table;
 
+static ap_filter_rec_t *not_modified_filter;
+
 static void *create_dir_conf(apr_pool_t *p, char *dir)
 {
     dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
@@ -264,6 +266,20 @@ static int handler_is_content_type(const request_rec *r)
         && (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
 }
 
+/* Is the output filter named `name` (registered names are lower case) in
+ * the request's chain? */
+static int has_output_filter(const request_rec *r, const char *name)
+{
+    const ap_filter_t *f;
+
+    for (f = r->output_filters; f && f != r->proto_output_filters; f = f->next) {
+        if (f->frec && f->frec->name && strcmp(f->frec->name, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Is this request one the module serves?  The fixup runs before handlers
  * are settled, so it accepts requests no handler has been named for; the
  * handler runs after every other module declined, where the handler name
@@ -288,9 +304,21 @@ static const char *not_ours(request_rec *r, int in_handler)
     if (r->path_info && *r->path_info) {
         return "path info";
     }
-    if (r->handler && strcmp(r->handler, "default-handler") != 0
+    if (r->handler && *r->handler
+        && strcmp(r->handler, "default-handler") != 0
         && !(in_handler && handler_is_content_type(r))) {
         return "handler";
+    }
+    if (has_output_filter(r, "includes")) {
+        /* server-side includes: mod_include's fixup turned the handler
+         * into default-handler and added its filter; the page is made
+         * as it is sent, so the file's digest does not describe it */
+        return "server-side includes";
+    }
+    if (r->no_local_copy) {
+        /* a module asked that no 304 be sent (mod_include does so when
+         * its filter starts, just before the handler) */
+        return "no local copy";
     }
     return NULL;
 }
@@ -594,6 +622,8 @@ static int condcache_handler(request_rec *r)
              * than 200 unless "filter-errordocs" is set. */
             r->status = HTTP_NOT_MODIFIED;
             apr_table_setn(r->subprocess_env, "filter-errordocs", "1");
+            ap_add_output_filter_handle(not_modified_filter, NULL, r,
+                                        r->connection);
             break;
         case CC_PRECOND_PASS:
             break;
@@ -622,6 +652,21 @@ static int condcache_handler(request_rec *r)
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
                   "sending %s failed", r->filename);
     return AP_FILTER_ERROR;
+}
+
+/* mod_deflate and mod_brotli, seeing a 304 for a variant they would
+ * compress, add their ETag suffix and Vary, and also Content-Encoding.
+ * A 304 carries no representation metadata beyond what RFC 9110 15.4.5
+ * lists: take that one away again before the headers are written. */
+static apr_status_t not_modified_headers_filter(ap_filter_t *f,
+                                                apr_bucket_brigade *bb)
+{
+    if (f->r->status == HTTP_NOT_MODIFIED) {
+        apr_table_unset(f->r->headers_out, "Content-Encoding");
+        f->r->content_encoding = NULL;
+    }
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
 }
 
 /* ------------------------------------------------------------------ */
@@ -731,17 +776,24 @@ static int condcache_status_hook(request_rec *r, int flags)
 
 static void register_hooks(apr_pool_t *p)
 {
-    /* Serve files only when every other handler declined, but before
+    /* The fixup runs after mod_include's, which turns "server-parsed" into
+     * default-handler plus a filter that rewrites the page. */
+    static const char *const after_include[] = { "mod_include.c", NULL };
+    /* Files are served when every other handler declined, but before
      * core's default handler, which would overwrite the ETag. */
     static const char *const before_core[] = { "core.c", NULL };
 
     (void)p;
     ap_hook_post_config(condcache_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_fixups(condcache_fixups, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_fixups(condcache_fixups, after_include, NULL, APR_HOOK_LAST);
     ap_hook_handler(condcache_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(condcache_handler, NULL, before_core, APR_HOOK_REALLY_LAST);
     APR_OPTIONAL_HOOK(ap, status_hook, condcache_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
+    /* after the content-set filters (mod_deflate, mod_brotli), before
+     * the protocol ones (the HTTP header filter) */
+    not_modified_filter = ap_register_output_filter("CONDCACHE_304",
+            not_modified_headers_filter, NULL, AP_FTYPE_CONTENT_SET + 5);
 }
 
 /* ------------------------------------------------------------------ */

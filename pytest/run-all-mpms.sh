@@ -1,0 +1,16 @@
+#!/bin/sh
+# Runs the functional suite once per MPM (prefork, worker, event).
+# Usage: pytest/run-all-mpms.sh [extra pytest args]
+# Needs .libs/mod_condcache.so (make -f Makefile.apxs) and Debian's
+# python3-pytest / python3-requests (hence /usr/bin/python3).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+py=${PYTHON:-/usr/bin/python3}
+rc=0
+for mpm in ${CONDCACHE_MPMS:-prefork worker event}; do
+    echo "=== mpm_$mpm"
+    start=$(date +%s)
+    "$py" -m pytest "$here" --mpm="$mpm" "$@" || rc=1
+    echo "=== mpm_$mpm: $(( $(date +%s) - start ))s"
+done
+exit $rc

@@ -1,0 +1,166 @@
+"""Cache-Control and Expires from CondCacheNoCache / NoStore / MaxAge."""
+import time
+
+import pytest
+
+from condcache_env import (sha1_tag, cache_control_dict, parse_http_date,
+                           http_date)
+
+OLD = 1600000000
+DATA = b"cache control test body\n" * 40
+T = sha1_tag(DATA)
+
+DIRS = {
+    "plain": "",
+    "nocache": "CondCacheNoCache On",
+    "maxage": "CondCacheMaxAge 600",
+    "both": "CondCacheNoCache On\n  CondCacheMaxAge 600",
+    "nostore": "CondCacheNoStore On",
+    "nostore_all": "CondCacheNoStore On\n  CondCacheNoCache On\n"
+                   "  CondCacheMaxAge 600",
+    "expires": "CondCacheMaxAge 60\n  ExpiresActive On\n"
+               "  ExpiresDefault \"access plus 1 day\"",
+}
+
+
+def expires_delta(r):
+    return parse_http_date(r.headers["Expires"]) - \
+        parse_http_date(r.headers["Date"])
+
+
+class TestCacheControl:
+    modules = ["expires"]
+
+    @classmethod
+    def populate(cls, srv):
+        for d in DIRS:
+            srv.write("%s/a.txt" % d, DATA, mtime=OLD)
+
+    @classmethod
+    def conf(cls, srv):
+        return "\n".join("<Directory %s/%s>\n  CondCache On\n  %s\n</Directory>"
+                         % (srv.docroot, d, extra) for d, extra in DIRS.items())
+
+    def cc(self, r):
+        return cache_control_dict(r.headers.get("Cache-Control"))
+
+    def test_none_by_default(self, httpd):
+        r = httpd.get("/plain/a.txt")
+        assert r.status_code == 200
+        assert r.headers["ETag"] == T
+        assert "Cache-Control" not in r.headers
+        assert "Expires" not in r.headers
+
+    def test_no_cache(self, httpd):
+        r = httpd.get("/nocache/a.txt")
+        assert r.status_code == 200
+        assert self.cc(r) == {"no-cache": None}
+        assert r.headers["ETag"] == T
+        r = httpd.get("/nocache/a.txt", {"If-None-Match": T})
+        assert r.status_code == 304
+        assert self.cc(r) == {"no-cache": None}
+        assert r.headers["ETag"] == T
+
+    def test_max_age_and_expires(self, httpd):
+        r = httpd.get("/maxage/a.txt")
+        assert r.status_code == 200
+        assert self.cc(r) == {"max-age": "600"}
+        assert abs(expires_delta(r) - 600) <= 1
+        assert r.headers["ETag"] == T
+
+    def test_both(self, httpd):
+        r = httpd.get("/both/a.txt")
+        assert self.cc(r) == {"max-age": "600", "no-cache": None}
+        assert abs(expires_delta(r) - 600) <= 1
+
+    @pytest.mark.parametrize("d", ["nocache", "maxage", "both"])
+    def test_304_repeats_200_headers(self, httpd, d):
+        ok = httpd.raw("GET", "/%s/a.txt" % d)
+        nm = httpd.raw("GET", "/%s/a.txt" % d, [("If-None-Match", T)])
+        assert ok.status == 200 and nm.status == 304
+        assert cache_control_dict(nm.header("Cache-Control")) == \
+            cache_control_dict(ok.header("Cache-Control"))
+        assert nm.header("ETag") == ok.header("ETag") == T
+        assert (nm.header("Expires") is None) == (ok.header("Expires") is None)
+        if ok.header("Expires"):
+            for r in (ok, nm):
+                delta = parse_http_date(r.header("Expires")) - \
+                    parse_http_date(r.header("Date"))
+                assert abs(delta - 600) <= 1
+
+    def test_304_by_date_carries_cache_control(self, httpd):
+        r = httpd.get("/both/a.txt", {"If-Modified-Since": http_date(OLD)})
+        assert r.status_code == 304
+        assert self.cc(r) == {"max-age": "600", "no-cache": None}
+        assert r.headers["ETag"] == T
+
+    @pytest.mark.parametrize("d", ["nocache", "maxage", "both"])
+    def test_206_carries_cache_control(self, httpd, d):
+        ok = httpd.get("/%s/a.txt" % d)
+        r = httpd.get("/%s/a.txt" % d, {"Range": "bytes=0-9"})
+        assert r.status_code == 206
+        assert r.content == DATA[:10]
+        assert self.cc(r) == self.cc(ok) != {}
+
+    def test_head_carries_cache_control(self, httpd):
+        r = httpd.head("/both/a.txt")
+        assert r.status_code == 200
+        assert self.cc(r) == {"max-age": "600", "no-cache": None}
+
+    def test_mod_expires_leaves_our_response_alone(self, httpd):
+        r = httpd.get("/expires/a.txt")
+        assert r.status_code == 200
+        assert self.cc(r) == {"max-age": "60"}
+        assert abs(expires_delta(r) - 60) <= 1
+        r = httpd.get("/expires/a.txt", {"If-None-Match": T})
+        assert r.status_code == 304
+        assert self.cc(r) == {"max-age": "60"}
+        assert abs(expires_delta(r) - 60) <= 1
+
+    # ---- no-store ---------------------------------------------------------
+    @pytest.mark.parametrize("d", ["nostore", "nostore_all"])
+    def test_no_store_header(self, httpd, d):
+        r = httpd.get("/%s/a.txt" % d)
+        assert r.status_code == 200
+        assert r.content == DATA
+        assert self.cc(r) == {"no-store": None}
+        assert "ETag" not in r.headers
+        assert httpd.note(r) == "no-store"
+
+    def test_no_store_wins_no_expires(self, httpd):
+        r = httpd.get("/nostore_all/a.txt")
+        assert self.cc(r) == {"no-store": None}
+        assert "Expires" not in r.headers
+
+    @pytest.mark.parametrize("hdrs", [
+        {"If-None-Match": "*"},
+        {"If-None-Match": T},
+        {"If-None-Match": "W/" + T},
+        {"If-Modified-Since": http_date(OLD)},
+        {"If-Modified-Since": http_date(time.time() - 2)},
+        {"If-None-Match": T, "If-Modified-Since": http_date(OLD)},
+    ])
+    @pytest.mark.parametrize("d", ["nostore", "nostore_all"])
+    def test_no_store_always_full_200(self, httpd, d, hdrs):
+        r = httpd.get("/%s/a.txt" % d, hdrs)
+        assert r.status_code == 200
+        assert r.content == DATA
+        assert "ETag" not in r.headers
+        assert self.cc(r) == {"no-store": None}
+
+    @pytest.mark.parametrize("hdrs", [
+        {"If-Match": '"nope"'},
+        {"If-Unmodified-Since": http_date(OLD - 86400)},
+    ])
+    def test_no_store_ignores_failing_preconditions(self, httpd, hdrs):
+        # "conditionals are not honoured" in a no-store scope
+        r = httpd.get("/nostore/a.txt", hdrs)
+        assert r.status_code == 200
+        assert r.content == DATA
+
+    def test_no_store_head(self, httpd):
+        r = httpd.raw("HEAD", "/nostore/a.txt", [("If-None-Match", "*")])
+        assert r.status == 200
+        assert r.header("ETag") is None
+        assert cache_control_dict(r.header("Cache-Control")) == \
+            {"no-store": None}
