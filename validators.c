@@ -86,6 +86,7 @@
 #include "validators.h"
 
 #include <apr_base64.h>
+#include <apr_lib.h>
 #include <apr_date.h>
 
 #include <errno.h>
@@ -129,7 +130,8 @@ static const struct {
 
 static int algo_valid(cc_algo_e algo)
 {
-    return algo > CC_ALGO_NONE && (int)algo < CC_ALGO_COUNT;
+    /* unsigned: an enum holding a huge value must not pass as negative */
+    return (unsigned)algo - 1 < (unsigned)CC_ALGO_COUNT - 1;
 }
 
 cc_algo_e cc_algo_from_name(const char *name)
@@ -329,22 +331,23 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-/* If an entity-tag starts at s, returns its length, else 0. */
-static apr_size_t scan_etag(const char *s, int *weak)
+/* If an entity-tag starts at s (and ends before end), returns its
+ * length, else 0. */
+static apr_size_t scan_etag(const char *s, const char *end, int *weak)
 {
     const char *p = s;
 
     *weak = 0;
-    if (p[0] == 'W' && p[1] == '/') {
+    if (end - p >= 2 && p[0] == 'W' && p[1] == '/') {
         *weak = 1;
         p += 2;
     }
-    if (*p != '"') {
+    if (p >= end || *p != '"') {
         return 0;
     }
-    for (p++; is_etagc((unsigned char)*p); p++)
+    for (p++; p < end && is_etagc((unsigned char)*p); p++)
         ;
-    if (*p != '"') {
+    if (p >= end || *p != '"') {
         return 0;
     }
     return (apr_size_t)(p + 1 - s);
@@ -358,7 +361,7 @@ int cc_etag_is_valid(const char *s, apr_size_t len)
     if (!s || len == 0 || memchr(s, '\0', len)) {
         return 0;
     }
-    n = scan_etag(s, &weak);
+    n = scan_etag(s, s + len, &weak);
     return n == len;
 }
 
@@ -390,13 +393,14 @@ static int opaque_match(const char *theirs, apr_size_t tlen,
 
 int cc_etag_list_match(const char *field, const char *etag, cc_compare_e cmp)
 {
-    const char *p, *ours;
+    const char *p, *ours, *end;
     apr_size_t olen;
     int ours_weak;
 
     if (!field) {
         return 0;
     }
+    end = field + strlen(field);
     for (p = field; is_ows(*p); p++)
         ;
     if (*p == '*') {
@@ -411,7 +415,7 @@ int cc_etag_list_match(const char *field, const char *etag, cc_compare_e cmp)
     if (!etag) {
         return 0;
     }
-    olen = scan_etag(etag, &ours_weak);
+    olen = scan_etag(etag, etag + strlen(etag), &ours_weak);
     if (olen == 0 || etag[olen] != '\0') {
         return 0;             /* ours is not a tag: nothing can match it */
     }
@@ -431,7 +435,7 @@ int cc_etag_list_match(const char *field, const char *etag, cc_compare_e cmp)
         if (!*p) {
             break;
         }
-        n = scan_etag(p, &weak);
+        n = scan_etag(p, end, &weak);
         if (n && (p[n] == '\0' || p[n] == ',' || is_ows(p[n]))) {
             const char *opaque = weak ? p + 2 : p;
             apr_size_t len = weak ? n - 2 : n;
@@ -460,12 +464,37 @@ int cc_etag_list_match(const char *field, const char *etag, cc_compare_e cmp)
 /* ------------------------------------------------------------------ */
 /* Preconditions (RFC 9110 13.1, 13.2.2)                               */
 
+/* apr_date_parse_http() accepts the three HTTP-date forms but ignores what
+ * follows them.  RFC 9110 13.1.3 and 13.1.4: a value with more than one
+ * member (a header sent twice and joined with a comma) or anything else
+ * that is not one date must be ignored.  IMF-fixdate and RFC 850 dates
+ * have one comma and end in " GMT"; asctime dates have no comma and end in
+ * the year. */
+static int one_http_date(const char *s)
+{
+    apr_size_t n = strlen(s);
+    const char *comma = strchr(s, ',');
+
+    while (n && is_ows(s[n - 1])) {
+        n--;
+    }
+    if (comma && strchr(comma + 1, ',')) {
+        return 0;
+    }
+    if (comma) {
+        return n >= 4 && memcmp(s + n - 4, " GMT", 4) == 0;
+    }
+    return n >= 5 && s[n - 5] == ' ' && apr_isdigit(s[n - 4])
+        && apr_isdigit(s[n - 3]) && apr_isdigit(s[n - 2])
+        && apr_isdigit(s[n - 1]);
+}
+
 /* A valid HTTP-date no later than now, in seconds. */
 static int parse_date(const char *s, apr_time_t now, apr_int64_t *sec)
 {
     apr_time_t t;
 
-    if (!s) {
+    if (!s || !one_http_date(s)) {
         return 0;
     }
     t = apr_date_parse_http(s);
@@ -478,7 +507,7 @@ static int parse_date(const char *s, apr_time_t now, apr_int64_t *sec)
 
 cc_precond_e cc_evaluate_preconditions(const cc_precond_t *p)
 {
-    apr_int64_t date, lm = apr_time_sec(p->last_modified);
+    apr_int64_t date = 0, lm = apr_time_sec(p->last_modified);
 
     /* 1. If-Match, else If-Unmodified-Since */
     if (p->if_match) {
@@ -944,7 +973,8 @@ static void scan_window(cc_table_t *t, uint32_t home, const cc_file_key_t *key,
             else if (state == SLOT_PENDING) {
                 rank = pending_abandoned(&c, now) ? 3 : 0;
             }
-            else if (c.ino == key->ino && c.dev == key->dev) {
+            else if (c.ino == key->ino && c.dev == key->dev
+                     && SLOT_ALGO(c.meta) == (unsigned)algo) {
                 rank = 2;       /* an older version of the same file */
             }
             else {
@@ -1229,6 +1259,9 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
     int waited = 0, attempts = 0;
 
     *err = APR_SUCCESS;
+    if (key->size > how->max_size) {
+        return CC_OUTCOME_TOO_LARGE;
+    }
     if (t && cc_table_lookup(t, key, how->algo, how->now, out)) {
         return CC_OUTCOME_HIT;
     }

@@ -1,0 +1,278 @@
+/* unit/fuzz_table.c: libFuzzer target for the shared table of
+ * validators.c, single-threaded.
+ *
+ * Build: clang -fsanitize=fuzzer,address,undefined (see unit/unit.mk).
+ *
+ * The input is a program: the first byte sizes the table (1..24 entries),
+ * then each operation takes an opcode byte and a few argument bytes.  Keys
+ * come from a small domain (so that slots, windows and versions of one
+ * file collide a lot) and digests are derived from (key, algo, version).
+ * The harness keeps a reference map: for each key, the set of digest
+ * versions stored since the last clear.  Asserted:
+ *   - every hit returns one of the digests stored for that exact key and
+ *     algorithm since the last clear (never another key's, never one from
+ *     before a clear);
+ *   - a store always succeeds (one thread: no pending entries, no lock
+ *     contention) and is visible to the next lookup;
+ *   - after a clear every lookup misses;
+ *   - the counters: hits and misses are exactly the harness's, in_use ==
+ *     inserts - evictions since the last clear, in_use <= capacity, and at
+ *     the end in_use == the number of keys stored since the last clear
+ *     that still hit (one entry per key, no entry for any other key);
+ *   - cc_table_reuse() finds the table again only with the same geometry.
+ */
+#include "validators.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FUZZ_ASSERT(c, ...) do { \
+        if (!(c)) { \
+            fprintf(stderr, "fuzz_table: assertion failed at %s:%d: %s\n", \
+                    __FILE__, __LINE__, #c); \
+            fprintf(stderr, __VA_ARGS__); \
+            fputc('\n', stderr); \
+            abort(); \
+        } \
+    } while (0)
+
+#define MAX_ENTRIES 24
+#define MAX_OPS     128
+
+/* The key domain: 10 bits.  dev 1 bit, ino 3 bits, size 1 bit, mtime 2
+ * bits, ctime 1 bit, algo 2 bits. */
+#define KEY_BITS 10
+#define NKEYS    (1u << KEY_BITS)
+
+static const uint64_t dev_of[2]  = { 0x801, UINT64_MAX };
+static const uint64_t ino_of[8]  = { 1, 2, 3, 0x100000001ull, 12345678, 0,
+                                     UINT64_MAX, 0x8000000000000000ull };
+static const int64_t  size_of[2] = { 0, INT64_MAX };
+static const int64_t  mtime_of[4] = { 0, 1, -1, INT64_C(1700000000123456789) };
+static const int64_t  ctime_of[2] = { INT64_C(1700000000123456789), INT64_MIN };
+static const cc_algo_e algo_of[4] = {
+    CC_ALGO_SHA1, CC_ALGO_SHA256, CC_ALGO_MD5, CC_ALGO_XXH128
+};
+
+static void key_of(unsigned id, cc_file_key_t *k, cc_algo_e *algo)
+{
+    memset(k, 0, sizeof(*k));
+    k->dev = dev_of[id & 1];
+    k->ino = ino_of[(id >> 1) & 7];
+    k->size = size_of[(id >> 4) & 1];
+    k->mtime_ns = mtime_of[(id >> 5) & 3];
+    k->ctime_ns = ctime_of[(id >> 7) & 1];
+    *algo = algo_of[(id >> 8) & 3];
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x += UINT64_C(0x9e3779b97f4a7c15);
+    x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return x ^ (x >> 31);
+}
+
+static void digest_of(unsigned id, unsigned version, cc_digest_t *d)
+{
+    cc_file_key_t k;
+    cc_algo_e algo;
+    uint64_t h = mix(((uint64_t)id << 8) | version);
+    int i;
+
+    key_of(id, &k, &algo);
+    d->algo = algo;
+    for (i = 0; i < 4; i++) {
+        h = mix(h + (uint64_t)i);
+        memcpy(d->bytes + 8 * i, &h, 8);
+    }
+}
+
+/* Which version (0..7) a digest is for key id, or -1. */
+static int version_of(unsigned id, const cc_digest_t *d)
+{
+    unsigned v;
+    for (v = 0; v < 8; v++) {
+        cc_digest_t want;
+        digest_of(id, v, &want);
+        if (d->algo == want.algo
+            && memcmp(d->bytes, want.bytes, CC_DIGEST_MAX) == 0) {
+            return (int)v;
+        }
+    }
+    return -1;
+}
+
+/* Which key of the domain a digest belongs to, for messages. */
+static int owner_of(const cc_digest_t *d)
+{
+    unsigned id;
+    for (id = 0; id < NKEYS; id++) {
+        if (version_of(id, d) >= 0) {
+            return (int)id;
+        }
+    }
+    return -1;
+}
+
+static unsigned char ref[NKEYS];   /* bit v: version v stored since the last clear */
+static void *mem;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc; (void)argv;
+    mem = aligned_alloc(64, cc_table_bytes(MAX_ENTRIES) + 64);
+    return mem ? 0 : -1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    size_t pos = 0;
+    apr_uint32_t entries;
+    apr_size_t bytes;
+    cc_table_t *t;
+    cc_table_stats_t st;
+    uint64_t hits = 0, misses = 0, base_inserts = 0, base_evictions = 0;
+    apr_time_t now = apr_time_from_sec(1000);
+    int ops = 0;
+    unsigned id;
+
+#define NEXT() (pos < size ? data[pos++] : 0)
+
+    if (size < 1) {
+        return 0;
+    }
+    entries = 1 + NEXT() % MAX_ENTRIES;
+    bytes = cc_table_bytes(entries);
+    memset(mem, 0, bytes);
+    t = cc_table_create(mem, bytes, entries);
+    FUZZ_ASSERT(t != NULL, "create %u", entries);
+    memset(ref, 0, sizeof(ref));
+
+    while (pos < size && ops++ < MAX_OPS) {
+        unsigned op = NEXT() % 16;
+        cc_digest_t d, got;
+        cc_file_key_t k;
+        cc_algo_e algo;
+        int hit, v;
+
+        id = NEXT();
+        id = (id | (unsigned)NEXT() << 8) % NKEYS;
+        key_of(id, &k, &algo);
+        switch (op) {
+        case 0: case 1: case 2: case 3: case 4:          /* store */
+            v = NEXT() % 8;
+            digest_of(id, (unsigned)v, &d);
+            FUZZ_ASSERT(cc_table_store(t, &k, &d, now) == 1,
+                        "store of key %u refused", id);
+            ref[id] |= (unsigned char)(1u << v);
+            /* visible at once */
+            memset(&got, 0, sizeof(got));
+            hit = cc_table_lookup(t, &k, algo, now, &got);
+            FUZZ_ASSERT(hit, "key %u missing right after its store", id);
+            hits++;
+            v = version_of(id, &got);
+            FUZZ_ASSERT(v >= 0 && (ref[id] >> v & 1),
+                        "key %u: digest of key %d after store", id, owner_of(&got));
+            break;
+        case 5: case 6: case 7: case 8: case 9: case 10: /* lookup */
+            memset(&got, 0, sizeof(got));
+            /* now and then with another algorithm than the key's */
+            if (op == 10) {
+                algo = algo_of[NEXT() & 3];
+            }
+            hit = cc_table_lookup(t, &k, algo, now, &got);
+            if (hit) {
+                hits++;
+                FUZZ_ASSERT(got.algo == algo, "algo %d, want %d", got.algo, algo);
+                if (op == 10 && algo != algo_of[(id >> 8) & 3]) {
+                    /* the key with this other algorithm is another id */
+                    id = (id & 0xff) | (unsigned)((algo == CC_ALGO_SHA1 ? 0
+                            : algo == CC_ALGO_SHA256 ? 1
+                            : algo == CC_ALGO_MD5 ? 2 : 3) << 8);
+                }
+                v = version_of(id, &got);
+                FUZZ_ASSERT(v >= 0 && (ref[id] >> v & 1),
+                            "key %u hit with a digest of key %d (version %d, "
+                            "stored mask 0x%x)", id, owner_of(&got), v, ref[id]);
+            }
+            else {
+                misses++;
+            }
+            break;
+        case 11:                                          /* time passes */
+            now += apr_time_from_sec(NEXT());
+            break;
+        case 12:                                          /* clear */
+            cc_table_clear(t);
+            memset(ref, 0, sizeof(ref));
+            cc_table_stats(t, &st);
+            FUZZ_ASSERT(st.in_use == 0, "in_use %u after clear", st.in_use);
+            base_inserts = st.inserts;
+            base_evictions = st.evictions;
+            break;
+        case 13:                                          /* reuse */
+            FUZZ_ASSERT(cc_table_reuse(mem, bytes, entries) == t, "reuse");
+            FUZZ_ASSERT(cc_table_reuse(mem, bytes, entries + 1) == NULL,
+                        "reuse with more entries");
+            if (entries > 1) {
+                FUZZ_ASSERT(cc_table_reuse(mem, cc_table_bytes(entries - 1),
+                                           entries - 1) == NULL,
+                            "reuse with fewer entries");
+            }
+            break;
+        case 14: {                                        /* a bad digest */
+            memset(&d, 0, sizeof(d));
+            d.algo = (cc_algo_e)(NEXT() % 2 ? CC_ALGO_NONE : 5 + NEXT() % 100);
+            FUZZ_ASSERT(cc_table_store(t, &k, &d, now) == 0,
+                        "store with algo %d accepted", d.algo);
+            break;
+        }
+        default:                                          /* counters */
+            break;
+        }
+        cc_table_stats(t, &st);
+        FUZZ_ASSERT(st.hits == hits && st.misses == misses,
+                    "hits %llu/%llu misses %llu/%llu",
+                    (unsigned long long)st.hits, (unsigned long long)hits,
+                    (unsigned long long)st.misses, (unsigned long long)misses);
+        FUZZ_ASSERT(st.in_use <= st.capacity && st.capacity == entries,
+                    "in_use %u capacity %u", st.in_use, st.capacity);
+        FUZZ_ASSERT(st.in_use == (st.inserts - base_inserts)
+                                 - (st.evictions - base_evictions),
+                    "in_use %u, inserts %llu, evictions %llu since clear",
+                    st.in_use,
+                    (unsigned long long)(st.inserts - base_inserts),
+                    (unsigned long long)(st.evictions - base_evictions));
+    }
+
+    /* every entry holds a distinct key stored since the last clear: the
+     * keys of the reference that hit are exactly in_use (an entry for a
+     * key never stored would leave one fewer) */
+    {
+        unsigned present = 0;
+        cc_table_stats(t, &st);
+        for (id = 0; id < NKEYS; id++) {
+            cc_file_key_t k;
+            cc_algo_e algo;
+            cc_digest_t got;
+            if (!ref[id]) {
+                continue;
+            }
+            key_of(id, &k, &algo);
+            if (cc_table_lookup(t, &k, algo, now, &got)) {
+                int v = version_of(id, &got);
+                FUZZ_ASSERT(v >= 0 && (ref[id] >> v & 1),
+                            "final: key %u has a digest of key %d", id,
+                            owner_of(&got));
+                present++;
+            }
+        }
+        FUZZ_ASSERT(present == st.in_use, "%u keys present, in_use %u",
+                    present, st.in_use);
+    }
+    return 0;
+#undef NEXT
+}
