@@ -323,6 +323,14 @@ static const char *not_ours(request_rec *r, int in_handler)
     return NULL;
 }
 
+/* A request in scope that the module leaves to httpd. */
+static void bypass(request_rec *r, apr_status_t rv, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, "%s: bypass (%s)",
+                  r->filename ? r->filename : r->uri, why);
+    set_note(r, "bypass");
+}
+
 static apr_time_t ns_to_apr(apr_int64_t ns)
 {
     return (apr_time_t)(ns / 1000);
@@ -341,9 +349,11 @@ static req_state_t *prepare(request_rec *r, const dir_conf_t *conf)
     cc_outcome_e outcome;
 
     if (st) {
-        return st;
+        return st->file ? st : NULL;      /* prepared once, by the fixup */
     }
+    /* Remembered even when it fails, so the handler does not try again. */
     st = apr_pcalloc(r->pool, sizeof(*st));
+    ap_set_module_config(r->request_config, &condcache_module, st);
     rv = apr_file_open(&st->file, r->filename, APR_READ | APR_BINARY
 #if APR_HAS_SENDFILE
                        | AP_SENDFILE_ENABLED(core->enable_sendfile)
@@ -351,19 +361,16 @@ static req_state_t *prepare(request_rec *r, const dir_conf_t *conf)
                        , 0, r->pool);
     if (rv != APR_SUCCESS) {
         /* core's handler tries again and answers 403 with its own log line */
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
-                      "cannot open %s, leaving it to core", r->filename);
-        set_note(r, "bypass");
+        st->file = NULL;
+        bypass(r, rv, "cannot open the file");
         return NULL;
     }
     apr_os_file_get(&fd, st->file);
     rv = cc_file_key_from_fd(fd, &st->key);
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
-                      "%s is no longer a regular file, leaving it to core",
-                      r->filename);
         apr_file_close(st->file);
-        set_note(r, "bypass");
+        st->file = NULL;
+        bypass(r, rv, "no longer a regular file");
         return NULL;
     }
 
@@ -428,7 +435,6 @@ static req_state_t *prepare(request_rec *r, const dir_conf_t *conf)
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "%s: %s, ETag %s",
                   r->filename, st->outcome, st->etag ? st->etag : "none");
     set_note(r, st->outcome);
-    ap_set_module_config(r->request_config, &condcache_module, st);
     return st;
 }
 
@@ -539,10 +545,8 @@ static int condcache_fixups(request_rec *r)
         return DECLINED;
     }
     if ((why = not_ours(r, 0)) != NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
-                      "fixup leaves %s alone: %s", r->uri, why);
         if (!r->main) {
-            set_note(r, "bypass");
+            bypass(r, APR_SUCCESS, why);
         }
         return DECLINED;
     }
@@ -604,6 +608,8 @@ static int condcache_handler(request_rec *r)
         pc.etag = st->etag;
         pc.last_modified = ap_rationalize_mtime(r, r->mtime);
         pc.now = r->request_time;
+        pc.refused_codings = cc_codings_refused(
+                apr_table_get(r->headers_in, "Accept-Encoding"));
         switch (cc_evaluate_preconditions(&pc)) {
         case CC_PRECOND_FAILED:
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -715,7 +721,7 @@ static int condcache_status_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, CONDCACHE_STATUS_HANDLER) != 0) {
         return DECLINED;
     }
-    r->allowed = (AP_METHOD_BIT << M_GET);
+    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }

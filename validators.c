@@ -366,24 +366,36 @@ int cc_etag_is_valid(const char *s, apr_size_t len)
 }
 
 /* The content codings whose suffix mod_deflate and mod_brotli add inside
- * the closing quote of the tag of a compressed response. */
-static const char *const coding_suffixes[] = { "-gzip", "-br" };
+ * the closing quote of the tag of a compressed response, in the order of
+ * the CC_CODING_ bits. */
+static const struct {
+    const char *name;
+    const char *suffix;
+} codings[] = {
+    { "gzip", "-gzip" },     /* CC_CODING_GZIP */
+    { "br",   "-br" },       /* CC_CODING_BR */
+};
+
+#define CC_CODING_COUNT (sizeof(codings) / sizeof(codings[0]))
 
 /* Do two opaque tags (quotes included) match, allowing the client's to
- * carry a content-coding suffix? */
+ * carry the suffix of a coding not refused? */
 static int opaque_match(const char *theirs, apr_size_t tlen,
-                        const char *ours, apr_size_t olen)
+                        const char *ours, apr_size_t olen, unsigned refused)
 {
     apr_size_t i;
 
     if (tlen == olen) {
         return memcmp(theirs, ours, olen) == 0;
     }
-    for (i = 0; i < sizeof(coding_suffixes) / sizeof(coding_suffixes[0]); i++) {
-        apr_size_t slen = strlen(coding_suffixes[i]);
+    for (i = 0; i < CC_CODING_COUNT; i++) {
+        apr_size_t slen = strlen(codings[i].suffix);
+        if (refused & (1u << i)) {
+            continue;
+        }
         if (tlen == olen + slen
             && memcmp(theirs, ours, olen - 1) == 0
-            && memcmp(theirs + olen - 1, coding_suffixes[i], slen) == 0
+            && memcmp(theirs + olen - 1, codings[i].suffix, slen) == 0
             && theirs[tlen - 1] == '"') {
             return 1;
         }
@@ -392,6 +404,12 @@ static int opaque_match(const char *theirs, apr_size_t tlen,
 }
 
 int cc_etag_list_match(const char *field, const char *etag, cc_compare_e cmp)
+{
+    return cc_etag_list_match_codings(field, etag, cmp, 0);
+}
+
+int cc_etag_list_match_codings(const char *field, const char *etag,
+                               cc_compare_e cmp, unsigned refused)
 {
     const char *p, *ours, *end;
     apr_size_t olen;
@@ -440,7 +458,7 @@ int cc_etag_list_match(const char *field, const char *etag, cc_compare_e cmp)
             const char *opaque = weak ? p + 2 : p;
             apr_size_t len = weak ? n - 2 : n;
             if (!(weak && cmp == CC_COMPARE_STRONG)
-                && opaque_match(opaque, len, ours, olen)) {
+                && opaque_match(opaque, len, ours, olen, refused)) {
                 return 1;
             }
             p += n;
@@ -459,6 +477,78 @@ int cc_etag_list_match(const char *field, const char *etag, cc_compare_e cmp)
         }
     }
     return 0;
+}
+
+/* Is a qvalue ("0", "0.000", "1", "0.5" ...) zero? */
+static int qvalue_is_zero(const char *q, apr_size_t n)
+{
+    apr_size_t i;
+
+    if (n == 0 || q[0] != '0') {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if (q[i] != '.' && q[i] != '0') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+unsigned cc_codings_refused(const char *accept_encoding)
+{
+    unsigned listed = 0, accepted = 0, star = 0, star_seen = 0;
+    const char *p = accept_encoding;
+    apr_size_t i;
+
+    if (!p) {
+        return (1u << CC_CODING_COUNT) - 1;
+    }
+    while (*p) {
+        const char *name, *q = NULL;
+        apr_size_t nlen, qlen = 0;
+
+        while (is_ows(*p) || *p == ',') {
+            p++;
+        }
+        name = p;
+        while (*p && *p != ',' && *p != ';' && !is_ows(*p)) {
+            p++;
+        }
+        nlen = (apr_size_t)(p - name);
+        /* parameters: only q matters */
+        while (*p && *p != ',') {
+            if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '='
+                && (p[-1] == ';' || is_ows(p[-1]))) {
+                q = p + 2;
+                for (qlen = 0; q[qlen] && q[qlen] != ',' && q[qlen] != ';'
+                               && !is_ows(q[qlen]); qlen++)
+                    ;
+            }
+            p++;
+        }
+        if (nlen == 0) {
+            continue;
+        }
+        if (nlen == 1 && name[0] == '*') {
+            star_seen = 1;
+            star = !(q && qvalue_is_zero(q, qlen));
+            continue;
+        }
+        for (i = 0; i < CC_CODING_COUNT; i++) {
+            if (strlen(codings[i].name) == nlen
+                && strncasecmp(codings[i].name, name, nlen) == 0) {
+                listed |= 1u << i;
+                if (!(q && qvalue_is_zero(q, qlen))) {
+                    accepted |= 1u << i;
+                }
+            }
+        }
+    }
+    if (star_seen && star) {
+        accepted |= ~listed;
+    }
+    return ((1u << CC_CODING_COUNT) - 1) & ~accepted;
 }
 
 /* ------------------------------------------------------------------ */
@@ -511,7 +601,9 @@ cc_precond_e cc_evaluate_preconditions(const cc_precond_t *p)
 
     /* 1. If-Match, else If-Unmodified-Since */
     if (p->if_match) {
-        if (!cc_etag_list_match(p->if_match, p->etag, CC_COMPARE_STRONG)) {
+        if (!cc_etag_list_match_codings(p->if_match, p->etag,
+                                        CC_COMPARE_STRONG,
+                                        p->refused_codings)) {
             return CC_PRECOND_FAILED;
         }
     }
@@ -523,7 +615,8 @@ cc_precond_e cc_evaluate_preconditions(const cc_precond_t *p)
 
     /* 2. If-None-Match, else (GET and HEAD) If-Modified-Since */
     if (p->if_none_match) {
-        if (cc_etag_list_match(p->if_none_match, p->etag, CC_COMPARE_WEAK)) {
+        if (cc_etag_list_match_codings(p->if_none_match, p->etag,
+                                       CC_COMPARE_WEAK, p->refused_codings)) {
             return p->get_or_head ? CC_PRECOND_NOT_MODIFIED : CC_PRECOND_FAILED;
         }
     }

@@ -84,6 +84,20 @@ typedef enum {
  * clients send them back. */
 int cc_etag_list_match(const char *field, const char *etag, cc_compare_e cmp);
 
+/* Content codings whose ETag suffix is recognised. */
+#define CC_CODING_GZIP  1u     /* "-gzip", mod_deflate */
+#define CC_CODING_BR    2u     /* "-br", mod_brotli */
+
+/* Which of those codings does an Accept-Encoding value not accept (q=0,
+ * or not listed and no "*")?  With no Accept-Encoding at all, all of
+ * them: mod_deflate and mod_brotli compress nothing then. */
+unsigned cc_codings_refused(const char *accept_encoding);
+
+/* cc_etag_list_match(), except that a suffix of a coding in `refused`
+ * does not match: the client holds a variant it would not get now. */
+int cc_etag_list_match_codings(const char *field, const char *etag,
+                               cc_compare_e cmp, unsigned refused);
+
 /* Is `s`, of length `len`, one well-formed entity-tag (W/ allowed)? */
 int cc_etag_is_valid(const char *s, apr_size_t len);
 
@@ -102,6 +116,8 @@ typedef struct {
     const char *etag;                 /* our tag, or NULL when there is none */
     apr_time_t  last_modified;        /* what Last-Modified says; 0: none */
     apr_time_t  now;                  /* the request time */
+    unsigned    refused_codings;      /* CC_CODING_ bits whose suffixed
+                                         tags do not match (0: none) */
 } cc_precond_t;
 
 /* Evaluates the preconditions in the order of RFC 9110 13.2.2: If-Match

@@ -136,3 +136,43 @@ class TestCompression:
         assert r.status in (200, 206)
         if r.header("Content-Encoding") == "gzip":
             assert r.header("ETag") == with_suffix(T, "gzip")
+
+
+class TestCodingNotAcceptedNow:
+    """A suffixed tag names a compressed variant.  When the request does
+    not accept that coding, the client would now get another variant, so
+    the tag does not match (RFC 9110 13.1.2): a 200 with the variant it
+    would get, not a 304 that relabels its copy."""
+    modules = ["deflate", "brotli", "filter"]
+
+    @classmethod
+    def populate(cls, srv):
+        srv.write("both/style.css", CSS, mtime=OLD)
+
+    @classmethod
+    def conf(cls, srv):
+        return """
+<Directory {r}/both>
+    CondCache On
+    AddOutputFilterByType BROTLI_COMPRESS;DEFLATE text/css
+</Directory>
+""".format(r=srv.docroot)
+
+    @pytest.mark.parametrize("held,ae,status", [
+        ("gzip", "gzip", 304),
+        ("gzip", "gzip, deflate", 304),
+        ("gzip", "br", 200),
+        ("gzip", None, 200),
+        ("gzip", "gzip;q=0, br", 200),
+        ("br", "br", 304),
+        ("br", "gzip", 200),
+        ("br", "*", 304),
+    ])
+    def test_suffix_needs_accepted_coding(self, httpd, held, ae, status):
+        h = [("If-None-Match", with_suffix(T, held))]
+        if ae:
+            h.append(("Accept-Encoding", ae))
+        r = httpd.raw("GET", "/both/style.css", h)
+        assert r.status == status, r
+        if status == 200:
+            assert r.header("ETag") != with_suffix(T, held)

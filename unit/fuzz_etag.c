@@ -532,6 +532,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* 2. structured */
     check_structured(data, size);
 
+    /* 2b. Accept-Encoding: any bytes; a refused coding only ever takes
+     * matches away */
+    {
+        unsigned refused = cc_codings_refused(part[2] ? part[2] : "");
+        FUZZ_ASSERT((refused & ~(CC_CODING_GZIP | CC_CODING_BR)) == 0,
+                    "cc_codings_refused([%s]) = %u", pr(part[2]), refused);
+        if (part[0] && part[1]) {
+            int all = cc_etag_list_match(part[0], part[1], CC_COMPARE_WEAK);
+            int some = cc_etag_list_match_codings(part[0], part[1],
+                                                  CC_COMPARE_WEAK, refused);
+            FUZZ_ASSERT(!some || all, "refusing codings added a match: "
+                        "[%s] [%s] refused %u", part[0], part[1], refused);
+        }
+    }
+
     /* 3. preconditions: field as If-Match unless mode says absent */
     {
         cc_precond_t p;

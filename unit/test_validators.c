@@ -1027,6 +1027,50 @@ static void test_etag_match_star(void)
     MATCH("W/\"*\"", "\"*\"", 1, 0);
 }
 
+static void test_codings_refused(void)
+{
+    const unsigned ALL = CC_CODING_GZIP | CC_CODING_BR;
+
+    CHECK_INT(cc_codings_refused(NULL), ALL);          /* no header: none */
+    CHECK_INT(cc_codings_refused(""), ALL);
+    CHECK_INT(cc_codings_refused("gzip"), CC_CODING_BR);
+    CHECK_INT(cc_codings_refused("br"), CC_CODING_GZIP);
+    CHECK_INT(cc_codings_refused("gzip, deflate, br"), 0);
+    CHECK_INT(cc_codings_refused("GZIP,BR"), 0);
+    CHECK_INT(cc_codings_refused("identity"), ALL);
+    CHECK_INT(cc_codings_refused("*"), 0);
+    CHECK_INT(cc_codings_refused("*;q=0"), ALL);
+    CHECK_INT(cc_codings_refused("br;q=0, *"), CC_CODING_BR);
+    CHECK_INT(cc_codings_refused("gzip;q=0"), ALL);
+    CHECK_INT(cc_codings_refused("gzip; q=0.000, br;q=0.5"), CC_CODING_GZIP);
+    CHECK_INT(cc_codings_refused("gzip;q=0.001"), CC_CODING_BR);
+    CHECK_INT(cc_codings_refused("gzip;Q=0"), ALL);
+    CHECK_INT(cc_codings_refused("x-gzip"), ALL);      /* as mod_deflate */
+    CHECK_INT(cc_codings_refused("gzipx, bra"), ALL);
+    CHECK_INT(cc_codings_refused(" ,, gzip ,"), CC_CODING_BR);
+    CHECK_INT(cc_codings_refused(";q=0, br"), CC_CODING_GZIP);
+}
+
+static void test_etag_match_codings(void)
+{
+    const char *tag = "\"abc\"";
+
+    /* a suffixed tag matches only if that coding is acceptable now */
+    CHECK_INT(cc_etag_list_match_codings("\"abc-gzip\"", tag,
+              CC_COMPARE_WEAK, CC_CODING_BR), 1);
+    CHECK_INT(cc_etag_list_match_codings("\"abc-gzip\"", tag,
+              CC_COMPARE_WEAK, CC_CODING_GZIP), 0);
+    CHECK_INT(cc_etag_list_match_codings("\"abc-br\"", tag,
+              CC_COMPARE_STRONG, CC_CODING_BR), 0);
+    CHECK_INT(cc_etag_list_match_codings("\"abc-br\", \"abc-gzip\"", tag,
+              CC_COMPARE_WEAK, CC_CODING_BR), 1);
+    /* the plain tag does not depend on codings */
+    CHECK_INT(cc_etag_list_match_codings(tag, tag, CC_COMPARE_STRONG,
+              CC_CODING_GZIP | CC_CODING_BR), 1);
+    CHECK_INT(cc_etag_list_match_codings("*", tag, CC_COMPARE_WEAK,
+              CC_CODING_GZIP | CC_CODING_BR), 1);
+}
+
 static void test_etag_match_suffixes(void)
 {
 #define GZ "\"" TAGO "-gzip\""
@@ -2822,6 +2866,8 @@ static const struct test tests[] = {
     T(etag_match_basic),
     T(etag_match_lists),
     T(etag_match_star),
+    T(codings_refused),
+    T(etag_match_codings),
     T(etag_match_suffixes),
     T(etag_match_long_list),
     T(etag_match_bytes),

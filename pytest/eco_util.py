@@ -1,0 +1,444 @@
+"""Helpers for the ecosystem tests (test_eco_*.py): an extra access log that
+records the validators each request carried, servers owned by a test class,
+and drivers for the third-party clients and caches the tests put in front
+of mod_condcache (Chromium over the DevTools pipe, varnishd, strace).
+
+Nothing here decides a test's outcome by timing: waits are deadlines for
+something that must happen, never measurements.
+"""
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from condcache_env import REQ_ID_HEADER, free_port  # noqa: F401 (re-export)
+
+# --------------------------------------------------------------------------
+# An access log with the request's validators and the response's headers
+
+ECO_FIELDS = ("status", "method", "uri", "inm", "ims", "etag", "lastmod",
+              "vary", "cenc", "note", "ua", "req_id", "pid")
+
+ECO_LOG_FORMAT = "\\t".join([
+    "%>s", "%m", "%U%q", "%{If-None-Match}i", "%{If-Modified-Since}i",
+    "%{ETag}o", "%{Last-Modified}o", "%{Vary}o", "%{Content-Encoding}o",
+    "%{condcache}n", "%{User-Agent}i", "%{" + REQ_ID_HEADER + "}i", "%P",
+])
+
+
+def eco_log_conf(srv, name="eco_log"):
+    """Config lines for a second CustomLog, logs/<name>, in ECO format.
+    Read it with EcoLog(srv)."""
+    return ('LogFormat "%s" ecolog\nCustomLog %s ecolog\n'
+            % (ECO_LOG_FORMAT, os.path.join(srv.logs_dir, name)))
+
+
+def _unescape(v):
+    # mod_log_config writes " as \" and \ as \\ (ap_escape_logitem)
+    v = re.sub(r'\\(["\\])', r"\1", v)
+    return None if v == "-" else v
+
+
+class EcoLog:
+    """The extra access log of one server."""
+
+    def __init__(self, srv, name="eco_log"):
+        self.path = os.path.join(srv.logs_dir, name)
+
+    def entries(self):
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in data.splitlines():
+            parts = line.split("\t")
+            if len(parts) != len(ECO_FIELDS):
+                continue
+            e = dict(zip(ECO_FIELDS, (_unescape(p) for p in parts)))
+            e["status"] = int(e["status"])
+            out.append(e)
+        return out
+
+    def mark(self):
+        """A position: entries(since=mark) are the ones logged after it."""
+        return len(self.entries())
+
+    def since(self, mark):
+        return self.entries()[mark:]
+
+    def wait(self, pred, count=1, since=0, timeout=10):
+        """Waits until at least `count` entries after `since` satisfy
+        `pred` and returns them (the log line is written after the client
+        has its response, so it may lag a little)."""
+        deadline = time.time() + timeout
+        while True:
+            got = [e for e in self.since(since) if pred(e)]
+            if len(got) >= count or time.time() > deadline:
+                return got
+            time.sleep(0.02)
+
+    def for_path(self, path, since=0, count=1, timeout=10):
+        return self.wait(lambda e: e["uri"] == path, count, since, timeout)
+
+
+# --------------------------------------------------------------------------
+# Servers owned by a test class (the conftest `httpd` fixture makes one)
+
+def need_module(env):
+    if not env.module_available():
+        pytest.fail("mod_condcache.so not found at %s (build it with "
+                    "`make -f Makefile.apxs`)" % env.module_path,
+                    pytrace=False)
+
+
+def start_server(env, name, conf="", modules=(), with_module=True,
+                 populate=None, log_level=None):
+    """Creates, configures and starts a server; `conf` and `populate` may
+    be callables taking the server (its port and dirs are known by then).
+    The caller stops it (srv.stop())."""
+    if with_module:
+        need_module(env)
+    srv = env.new_server(name)
+    if populate:
+        populate(srv)
+    srv.install(conf(srv) if callable(conf) else conf, modules=modules,
+                with_module=with_module, log_level=log_level)
+    srv.start()
+    return srv
+
+
+def make_writable_by_server(env, path):
+    """Directories the server's children (User www-data when root) write."""
+    os.makedirs(path, exist_ok=True)
+    if env.is_root:
+        shutil.chown(path, env.user, env.group)
+    return path
+
+
+def children(srv):
+    """pids of the server's child processes."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[1] == str(srv.pid) and fields[0] != "Z":
+            out.append(int(d))
+    return out
+
+
+def run(cmd, timeout=60, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    return subprocess.run(cmd, timeout=timeout, **kw)
+
+
+def which(name, *extra):
+    for cand in (name,) + extra:
+        p = shutil.which(cand)
+        if p:
+            return p
+    for d in ("/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        p = os.path.join(d, name)
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def need_program(name, package, *alternatives):
+    """The program's path, or a skip that says what to install."""
+    p = which(name, *alternatives)
+    if not p:
+        pytest.skip("%s not found: install the Debian package %s "
+                    "(scripts/install-deps test)" % (name, package))
+    return p
+
+
+def terminate(proc, timeout=10):
+    """Stops a child process we started (by its own pid)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
+# --------------------------------------------------------------------------
+# Headless Chromium driven over the DevTools protocol on a pipe
+# (--remote-debugging-pipe: the browser reads commands on fd 3 and writes
+# replies and events on fd 4, each message a JSON text ended by NUL).
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+    "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+    "--disable-default-apps", "--disable-extensions", "--mute-audio",
+    "--no-default-browser-check", "--password-store=basic",
+    "--disable-features=MediaRouter,OptimizationHints,Translate",
+]
+
+
+class CdpError(Exception):
+    pass
+
+
+class Chromium:
+    def __init__(self, binary, profile_dir, log_path):
+        self.binary = binary
+        self.profile_dir = profile_dir
+        self.log_path = log_path
+        self.proc = None
+        self.buf = b""
+        self.next_id = 0
+        self.events = []
+        self.session = None
+
+    def start(self, timeout=30):
+        to_browser_r, self.to_browser = os.pipe()
+        self.from_browser, from_browser_w = os.pipe()
+
+        def child_fds():
+            # dup first: a pipe end may already be fd 3 or 4
+            a, b = os.dup(to_browser_r), os.dup(from_browser_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        args = [self.binary] + CHROMIUM_FLAGS + [
+            "--user-data-dir=" + self.profile_dir,
+            "--remote-debugging-pipe", "about:blank"]
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, preexec_fn=child_fds,
+                                     close_fds=False,
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log)
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self.call("Browser.getVersion", timeout=timeout)
+        target = self.call("Target.createTarget", {"url": "about:blank"})
+        self.session = self.call("Target.attachToTarget",
+                                 {"targetId": target["targetId"],
+                                  "flatten": True})["sessionId"]
+        self.call("Page.enable", session=True)
+        self.call("Network.enable", session=True)
+        return self
+
+    def _send(self, method, params=None, session=False):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = self.session
+        os.write(self.to_browser, json.dumps(msg).encode() + b"\0")
+        return self.next_id
+
+    def _recv(self, deadline):
+        while b"\0" not in self.buf:
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError("no message from chromium")
+            r, _, _ = select.select([self.from_browser], [], [], left)
+            if not r:
+                continue
+            data = os.read(self.from_browser, 1 << 16)
+            if not data:
+                raise CdpError("chromium closed the pipe (see %s)"
+                               % self.log_path)
+            self.buf += data
+        msg, self.buf = self.buf.split(b"\0", 1)
+        return json.loads(msg)
+
+    def call(self, method, params=None, session=False, timeout=30):
+        mid = self._send(method, params, session)
+        deadline = time.time() + timeout
+        while True:
+            m = self._recv(deadline)
+            if m.get("id") == mid:
+                if "error" in m:
+                    raise CdpError("%s: %s" % (method, m["error"]))
+                return m.get("result", {})
+            if "method" in m:
+                self.events.append(m)
+
+    def wait_event(self, name, timeout=30):
+        deadline = time.time() + timeout
+        while True:
+            for i, m in enumerate(self.events):
+                if m.get("method") == name:
+                    del self.events[i]
+                    return m
+            self.events.append(self._recv(deadline))
+
+    def load(self, url, timeout=30):
+        """Navigates and waits for the load event (every subresource of the
+        page fetched); returns the Network.responseReceived events seen."""
+        self.events = []
+        res = self.call("Page.navigate", {"url": url}, session=True)
+        if res.get("errorText"):
+            raise CdpError("navigate %s: %s" % (url, res["errorText"]))
+        self.wait_event("Page.loadEventFired", timeout)
+        return [m["params"]["response"] for m in self.events
+                if m.get("method") == "Network.responseReceived"]
+
+    def evaluate(self, expression):
+        r = self.call("Runtime.evaluate", {"expression": expression,
+                                           "returnByValue": True},
+                      session=True)
+        return r.get("result", {}).get("value")
+
+    def close(self):
+        if self.proc is None:
+            return
+        try:
+            if self.proc.poll() is None:
+                self.call("Browser.close", timeout=10)
+                self.proc.wait(15)
+        except (CdpError, TimeoutError, OSError, subprocess.TimeoutExpired):
+            pass
+        terminate(self.proc)
+        for fd in (self.to_browser, self.from_browser):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.log.close()
+        self.proc = None
+
+
+# --------------------------------------------------------------------------
+# varnishd in the foreground
+
+class Varnishd:
+    def __init__(self, binary, workdir, vcl_text, port=None):
+        self.binary = binary
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.vcl_path = os.path.join(workdir, "test.vcl")
+        self.log_path = os.path.join(workdir, "varnishd.log")
+        self.proc = None
+        os.makedirs(workdir, exist_ok=True)
+        with open(self.vcl_path, "w") as f:
+            f.write(vcl_text)
+
+    def start(self, probe, timeout=60):
+        """Starts varnishd and waits until `probe()` (a request through it)
+        returns true."""
+        args = [self.binary, "-F", "-n", os.path.join(self.workdir, "n"),
+                "-a", "127.0.0.1:%d" % self.port, "-T", "none",
+                "-f", self.vcl_path, "-s", "malloc,32m",
+                "-p", "vcc_allow_inline_c=off"]
+        if os.geteuid() == 0:
+            # no jail: as root the default one wants the varnish users and
+            # a workdir they own; the test has no need for privilege drop
+            args[1:1] = ["-j", "none"]
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("varnishd exited with %s:\n%s"
+                                   % (self.proc.returncode, self.log_text()))
+            try:
+                if probe():
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("varnishd did not answer on port %d:\n%s"
+                           % (self.port, self.log_text()))
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        terminate(self.proc, timeout=20)
+        if self.proc is not None:
+            self.log.close()
+        self.proc = None
+
+
+# --------------------------------------------------------------------------
+# Slowing one system call down in running processes (strace fault injection)
+
+class SyscallDelay:
+    """Attaches strace to `pids` (all their threads) and delays every call
+    of `syscall` by `delay_us` microseconds on entry.  While attached the
+    processes run normally otherwise.  stop() detaches (the calls run at
+    full speed again)."""
+
+    def __init__(self, strace, pids, syscall, delay_us, out_path):
+        self.args = [strace, "-f", "-qq", "-o", out_path, "-e",
+                     "trace=" + syscall, "-e",
+                     "inject=%s:delay_enter=%d" % (syscall, delay_us)]
+        for p in pids:
+            self.args += ["-p", str(p)]
+        self.out_path = out_path
+        self.proc = None
+
+    def start(self, pids_expected, timeout=15):
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        # attached when every process shows strace as its tracer
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("strace exited: %s"
+                                   % self.proc.stderr.read().decode())
+            if all(_tracer(p) == self.proc.pid for p in pids_expected):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("strace did not attach to %s" % pids_expected)
+
+    def stop(self):
+        terminate(self.proc, timeout=20)
+        self.proc = None
+
+
+def _tracer(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("TracerPid:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def holder_of(pids, path):
+    """The pid among `pids` that has `path` open, or None."""
+    for pid in pids:
+        fd_dir = "/proc/%d/fd" % pid
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(os.path.join(fd_dir, fd)) == path:
+                    return pid
+            except OSError:
+                continue
+    return None
