@@ -610,6 +610,16 @@ static int condcache_handler(request_rec *r)
         pc.now = r->request_time;
         pc.refused_codings = cc_codings_refused(
                 apr_table_get(r->headers_in, "Accept-Encoding"));
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                      "preconditions for %s, ETag %s, Last-Modified %"
+                      APR_TIME_T_FMT ": If-Match [%s] If-Unmodified-Since "
+                      "[%s] If-None-Match [%s] If-Modified-Since [%s]",
+                      r->uri, pc.etag ? pc.etag : "none",
+                      apr_time_sec(pc.last_modified),
+                      pc.if_match ? pc.if_match : "",
+                      pc.if_unmodified_since ? pc.if_unmodified_since : "",
+                      pc.if_none_match ? pc.if_none_match : "",
+                      pc.if_modified_since ? pc.if_modified_since : "");
         switch (cc_evaluate_preconditions(&pc)) {
         case CC_PRECOND_FAILED:
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,

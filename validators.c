@@ -251,7 +251,7 @@ apr_status_t cc_digest_fd(int fd, cc_algo_e algo, cc_digest_t *out,
         free(buf);
         return APR_EINVAL;
     }
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    /* sequential preads: the kernel's read-ahead needs no advice */
     for (;;) {
         ssize_t n = pread(fd, buf, CC_READ_BLOCK, offset);
         if (n < 0) {

@@ -1,0 +1,233 @@
+/* hashbench: the baselines bench/run measures beside the servers.
+ *
+ * Built by bench/run into its scratch directory, against ../validators.c,
+ * so "digest" runs exactly the module's cc_digest_fd() (pread in 256 KiB
+ * blocks + libcrypto / libxxhash), outside httpd:
+ *
+ *   hashbench read   FILE PASSES      pread() the whole file into one
+ *                                     256 KiB buffer: the physical limit
+ *                                     of any pread-based hasher
+ *   hashbench digest ALGO FILE PASSES cc_digest_fd() of the file
+ *   hashbench mmap   ALGO FILE PASSES mmap() the file (MAP_POPULATE) and
+ *                                     cc_digest_buffer() it: no copy into a
+ *                                     buffer, what an mmap-based hasher
+ *                                     could reach
+ *   hashbench fstat  FILE COUNT       one fstat() of an open descriptor
+ *   hashbench open   FILE COUNT       open() + close(), and
+ *                                     open() + fstat() + close()
+ *
+ * Each prints one line of JSON.  Throughputs are the median pass; the file
+ * is read once before timing so that it is in the page cache.
+ */
+#define _GNU_SOURCE 1
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "validators.h"
+
+#define BLOCK (256 * 1024)   /* as CC_READ_BLOCK in validators.c */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static long long read_all(int fd, unsigned char *buf)
+{
+    long long total = 0;
+    ssize_t n;
+
+    while ((n = pread(fd, buf, BLOCK, total)) > 0) {
+        total += n;
+    }
+    return n < 0 ? -1 : total;
+}
+
+static int open_or_die(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        fprintf(stderr, "hashbench: %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    return fd;
+}
+
+static int cmd_read(const char *path, int passes)
+{
+    unsigned char *buf = malloc(BLOCK);
+    double *t = calloc((size_t)passes, sizeof(double));
+    int fd = open_or_die(path), i;
+    long long size = read_all(fd, buf);   /* into the page cache */
+
+    for (i = 0; i < passes; i++) {
+        double t0 = now_s();
+        if (read_all(fd, buf) != size) {
+            fprintf(stderr, "hashbench: short read\n");
+            return 1;
+        }
+        t[i] = now_s() - t0;
+    }
+    printf("{\"mode\": \"read\", \"bytes\": %lld, \"passes\": %d, "
+           "\"seconds\": %.9f, \"gbps\": %.4f}\n",
+           size, passes, median(t, passes), size / median(t, passes) / 1e9);
+    return 0;
+}
+
+static int cmd_digest(const char *algo_name, const char *path, int passes)
+{
+    cc_algo_e algo = cc_algo_from_name(algo_name);
+    double *t = calloc((size_t)passes, sizeof(double));
+    unsigned char *buf = malloc(BLOCK);
+    int fd = open_or_die(path), i;
+    long long size = read_all(fd, buf);
+    cc_digest_t d;
+    char tag[CC_ETAG_MAX];
+
+    if (algo == CC_ALGO_NONE) {
+        fprintf(stderr, "hashbench: unknown digest %s\n", algo_name);
+        return 2;
+    }
+    for (i = 0; i < passes; i++) {
+        double t0 = now_s();
+        if (cc_digest_fd(fd, algo, &d, NULL) != APR_SUCCESS) {
+            fprintf(stderr, "hashbench: cc_digest_fd failed\n");
+            return 1;
+        }
+        t[i] = now_s() - t0;
+    }
+    cc_etag_format(&d, tag);
+    tag[strlen(tag) - 1] = '\0';           /* print it without its quotes */
+    printf("{\"mode\": \"digest\", \"algo\": \"%s\", \"bytes\": %lld, "
+           "\"passes\": %d, \"seconds\": %.9f, \"gbps\": %.4f, "
+           "\"etag\": \"%s\"}\n", algo_name, size, passes,
+           median(t, passes), size / median(t, passes) / 1e9, tag + 1);
+    return 0;
+}
+
+static int cmd_mmap(const char *algo_name, const char *path, int passes)
+{
+    cc_algo_e algo = cc_algo_from_name(algo_name);
+    double *t = calloc((size_t)passes, sizeof(double));
+    unsigned char *buf = malloc(BLOCK);
+    int fd = open_or_die(path), i;
+    long long size = read_all(fd, buf);
+    cc_digest_t d;
+
+    if (algo == CC_ALGO_NONE || size <= 0) {
+        fprintf(stderr, "hashbench: bad digest or empty file\n");
+        return 2;
+    }
+    for (i = 0; i < passes; i++) {
+        double t0 = now_s();
+        void *m = mmap(NULL, (size_t)size, PROT_READ,
+                       MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (m == MAP_FAILED) {
+            fprintf(stderr, "hashbench: mmap: %s\n", strerror(errno));
+            return 1;
+        }
+        cc_digest_buffer(m, (apr_size_t)size, algo, &d);
+        munmap(m, (size_t)size);
+        t[i] = now_s() - t0;
+    }
+    printf("{\"mode\": \"mmap\", \"algo\": \"%s\", \"bytes\": %lld, "
+           "\"passes\": %d, \"seconds\": %.9f, \"gbps\": %.4f}\n",
+           algo_name, size, passes, median(t, passes),
+           size / median(t, passes) / 1e9);
+    return 0;
+}
+
+static int cmd_fstat(const char *path, long count)
+{
+    int fd = open_or_die(path);
+    struct stat st;
+    double t0;
+    long i;
+
+    for (i = 0; i < 1000; i++) {
+        fstat(fd, &st);
+    }
+    t0 = now_s();
+    for (i = 0; i < count; i++) {
+        fstat(fd, &st);
+    }
+    printf("{\"mode\": \"fstat\", \"count\": %ld, \"ns_per_call\": %.1f}\n",
+           count, (now_s() - t0) / (double)count * 1e9);
+    return 0;
+}
+
+static int cmd_open(const char *path, long count)
+{
+    struct stat st;
+    double t0, t_open, t_open_fstat;
+    long i;
+
+    for (i = 0; i < 1000; i++) {
+        close(open_or_die(path));
+    }
+    t0 = now_s();
+    for (i = 0; i < count; i++) {
+        close(open_or_die(path));
+    }
+    t_open = (now_s() - t0) / (double)count;
+    t0 = now_s();
+    for (i = 0; i < count; i++) {
+        int fd = open_or_die(path);
+        fstat(fd, &st);
+        close(fd);
+    }
+    t_open_fstat = (now_s() - t0) / (double)count;
+    printf("{\"mode\": \"open\", \"count\": %ld, \"ns_open_close\": %.1f, "
+           "\"ns_open_fstat_close\": %.1f}\n", count, t_open * 1e9,
+           t_open_fstat * 1e9);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "read") == 0) {
+        return cmd_read(argv[2], atoi(argv[3]) > 0 ? atoi(argv[3]) : 1);
+    }
+    if (argc == 5 && strcmp(argv[1], "digest") == 0) {
+        return cmd_digest(argv[2], argv[3],
+                          atoi(argv[4]) > 0 ? atoi(argv[4]) : 1);
+    }
+    if (argc == 5 && strcmp(argv[1], "mmap") == 0) {
+        return cmd_mmap(argv[2], argv[3],
+                        atoi(argv[4]) > 0 ? atoi(argv[4]) : 1);
+    }
+    if (argc == 4 && strcmp(argv[1], "fstat") == 0) {
+        return cmd_fstat(argv[2], atol(argv[3]) > 0 ? atol(argv[3]) : 1);
+    }
+    if (argc == 4 && strcmp(argv[1], "open") == 0) {
+        return cmd_open(argv[2], atol(argv[3]) > 0 ? atol(argv[3]) : 1);
+    }
+    fprintf(stderr, "usage: hashbench read FILE PASSES\n"
+                    "       hashbench digest ALGO FILE PASSES\n"
+                    "       hashbench mmap ALGO FILE PASSES\n"
+                    "       hashbench fstat FILE COUNT\n"
+                    "       hashbench open FILE COUNT\n");
+    return 2;
+}
