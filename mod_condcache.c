@@ -48,6 +48,7 @@
 #include "apr_strings.h"
 
 #include <errno.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "validators.h"
@@ -164,6 +165,25 @@ static int parse_number(const char *arg, apr_int64_t min, apr_int64_t max,
     }
     *out = v;
     return 1;
+}
+
+/* On or Off, and nothing else: AP_INIT_FLAG would let "CondCache On Off"
+ * through, reading the first word. */
+static const char *set_on_off(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    int *field = (int *)((char *)dconf + (apr_size_t)cmd->info);
+
+    if (strcasecmp(arg, "on") == 0) {
+        *field = 1;
+    }
+    else if (strcasecmp(arg, "off") == 0) {
+        *field = 0;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s must be On or Off, not '%s'",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
 }
 
 static const char *set_digest(cmd_parms *cmd, void *dconf, const char *arg)
@@ -816,22 +836,22 @@ static void register_hooks(apr_pool_t *p)
 /* Directives and module                                               */
 
 static const command_rec condcache_cmds[] = {
-    AP_INIT_FLAG("CondCache", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(dir_conf_t, enabled), OR_FILEINFO,
-                 "On to give static files content ETags and answer "
-                 "conditional requests for them; Off (the default) to leave "
-                 "them to core"),
+    AP_INIT_TAKE1("CondCache", set_on_off,
+                  (void *)APR_OFFSETOF(dir_conf_t, enabled), OR_FILEINFO,
+                  "On to give static files content ETags and answer "
+                  "conditional requests for them; Off (the default) to "
+                  "leave them to core"),
     AP_INIT_TAKE1("CondCacheDigest", set_digest, NULL, OR_FILEINFO,
                   "The digest of the ETag: sha1 (default; as FileETag "
                   "Digest), sha256, md5 or xxh128"),
-    AP_INIT_FLAG("CondCacheNoCache", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(dir_conf_t, no_cache), OR_FILEINFO,
-                 "On to send Cache-Control: no-cache (store, but revalidate "
-                 "every time)"),
-    AP_INIT_FLAG("CondCacheNoStore", ap_set_flag_slot,
-                 (void *)APR_OFFSETOF(dir_conf_t, no_store), OR_FILEINFO,
-                 "On to send Cache-Control: no-store, no ETag, and always a "
-                 "full response"),
+    AP_INIT_TAKE1("CondCacheNoCache", set_on_off,
+                  (void *)APR_OFFSETOF(dir_conf_t, no_cache), OR_FILEINFO,
+                  "On to send Cache-Control: no-cache (store, but "
+                  "revalidate every time)"),
+    AP_INIT_TAKE1("CondCacheNoStore", set_on_off,
+                  (void *)APR_OFFSETOF(dir_conf_t, no_store), OR_FILEINFO,
+                  "On to send Cache-Control: no-store, no ETag, and always "
+                  "a full response"),
     AP_INIT_TAKE1("CondCacheMaxAge", set_max_age, NULL, OR_FILEINFO,
                   "Seconds for Cache-Control: max-age (and Expires)"),
     AP_INIT_TAKE1("CondCacheMaxFileSize", set_max_file_size, NULL, OR_FILEINFO,

@@ -445,13 +445,17 @@ class Httpd:
     def path(self, rel):
         return os.path.join(self.docroot, rel.lstrip("/"))
 
+    # settle() counts from the end of the last write: the file's ctime is
+    # set by its last write (and utime), not when writing began.
     def write(self, rel, data, mode=0o644, mtime=None):
+        path = write_file(self.path(rel), data, mode=mode, mtime=mtime)
         self.last_populated = time.time()
-        return write_file(self.path(rel), data, mode=mode, mtime=mtime)
+        return path
 
     def big(self, rel, size, random_bytes=True, mtime=None):
+        path = make_big_file(self.path(rel), size, random_bytes, mtime)
         self.last_populated = time.time()
-        return make_big_file(self.path(rel), size, random_bytes, mtime)
+        return path
 
     def mkdir(self, rel, mode=0o755):
         p = self.path(rel)
