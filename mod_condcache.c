@@ -9,24 +9,29 @@
  * Request flow for a GET or HEAD of a regular file in a "CondCache On"
  * scope, with no handler of its own:
  *
- *   fixups (LAST)     open the file, fstat the descriptor, find its digest
- *                     in the shared table or hash that same descriptor (one
- *                     process per file at a time), keep all of it with the
+ *   fixups (LAST,     open the file, fstat the descriptor, find its digest
+ *   after mod_include) in the shared table or hash that same descriptor
+ *                     (one process per file at a time), and decide the
+ *                     directory's Cache-Control; keep it all with the
  *                     request.  Nothing is sent or set yet.
- *   other handlers    CGI, SSI, PHP, server-status, ... claim what is theirs.
+ *   other handlers    CGI, PHP, server-status, ... claim what is theirs.
  *   handler           (REALLY_LAST, before core's default handler) Last-
  *                     Modified, ETag, Accept-Ranges, Content-Length from the
- *                     fstat, Cache-Control from the directory, RFC 9110
- *                     preconditions, then the descriptor as a file bucket:
- *                     sendfile/mmap and the byte-range filter (206, If-Range,
- *                     416) work as for core.
+ *                     fstat, the Cache-Control, RFC 9110 preconditions, then
+ *                     the descriptor as a file bucket: sendfile/mmap and the
+ *                     byte-range filter (206, If-Range, 416) work as for core.
+ *                     A 304 goes down the filters with the file too, as a
+ *                     HEAD does, so mod_deflate and mod_brotli give it the
+ *                     ETag suffix and Vary they gave the 200; the HTTP
+ *                     header filter drops the body unread.
  *
  * Response headers are set by the handler, not the fixup, so that a request
- * another handler claims after all gets none of them.  Requests the fixup
- * did not prepare (a DirectoryIndex page reached by mod_dir's internal
- * fast redirect) are prepared by the handler.  Subrequests are left to
- * core: mod_autoindex looks up every file of a listing with a subrequest,
- * and those must not hash anything.
+ * another handler claims after all (a PHP file mapped by AddType, say) gets
+ * none of them.  Requests the fixup did not prepare (a DirectoryIndex page
+ * reached by mod_dir's internal fast redirect) are prepared by the handler.
+ * Left to httpd: subrequests (mod_autoindex looks up every file of a
+ * listing with one, and those must not hash anything), pages that
+ * mod_include will rewrite, and responses a module marked no_local_copy.
  *
  * The table is created in post_config (not in the first, dry run) in
  * anonymous shared memory that the children inherit.  It is kept in
@@ -264,6 +269,8 @@ typedef struct {
     cc_file_key_t key;        /* its fstat */
     const char   *etag;       /* NULL: send none */
     const char   *outcome;    /* for the note and the log */
+    const char   *cache_control;  /* the directory's, or NULL */
+    const char   *expires;        /* with a max-age, or NULL */
 } req_state_t;
 
 static void set_note(request_rec *r, const char *outcome)
@@ -356,8 +363,32 @@ static apr_time_t ns_to_apr(apr_int64_t ns)
     return (apr_time_t)(ns / 1000);
 }
 
-/* Opens the file, finds or computes its tag, and keeps both with the
- * request.  NULL when the module should leave the request to core. */
+/* The directory's Cache-Control, and with a max-age the matching Expires,
+ * which also tells mod_expires that this response's lifetime is settled. */
+static void decide_cache_headers(request_rec *r, const dir_conf_t *conf,
+                                 req_state_t *st)
+{
+    const char *cc = NULL;
+
+    if (conf_no_store(conf)) {
+        st->cache_control = "no-store";
+        return;
+    }
+    if (conf->max_age != UNSET) {
+        char *expires = apr_palloc(r->pool, APR_RFC822_DATE_LEN);
+        apr_rfc822_date(expires, r->request_time
+                                 + apr_time_from_sec(conf->max_age));
+        st->expires = expires;
+        cc = apr_psprintf(r->pool, "max-age=%" APR_INT64_T_FMT, conf->max_age);
+    }
+    if (conf_no_cache(conf)) {
+        cc = cc ? apr_pstrcat(r->pool, cc, ", no-cache", NULL) : "no-cache";
+    }
+    st->cache_control = cc;
+}
+
+/* Opens the file, finds or computes its tag, decides the Cache-Control,
+ * and keeps it all with the request.  NULL when the module should leave the request to core. */
 static req_state_t *prepare(request_rec *r, const dir_conf_t *conf)
 {
     core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
@@ -452,35 +483,11 @@ static req_state_t *prepare(request_rec *r, const dir_conf_t *conf)
         st->etag = tag && *tag ? tag : NULL;
     }
 
+    decide_cache_headers(r, conf, st);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "%s: %s, ETag %s",
                   r->filename, st->outcome, st->etag ? st->etag : "none");
     set_note(r, st->outcome);
     return st;
-}
-
-/* Cache-Control (and, with a max-age, Expires, which also tells
- * mod_expires that this response's lifetime is settled). */
-static void set_cache_headers(request_rec *r, const dir_conf_t *conf)
-{
-    const char *cc = NULL;
-
-    if (conf_no_store(conf)) {
-        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-        return;
-    }
-    if (conf->max_age != UNSET) {
-        char *expires = apr_palloc(r->pool, APR_RFC822_DATE_LEN);
-        apr_rfc822_date(expires, r->request_time
-                                 + apr_time_from_sec(conf->max_age));
-        apr_table_setn(r->headers_out, "Expires", expires);
-        cc = apr_psprintf(r->pool, "max-age=%" APR_INT64_T_FMT, conf->max_age);
-    }
-    if (conf_no_cache(conf)) {
-        cc = cc ? apr_pstrcat(r->pool, cc, ", no-cache", NULL) : "no-cache";
-    }
-    if (cc) {
-        apr_table_setn(r->headers_out, "Cache-Control", cc);
-    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -610,7 +617,12 @@ static int condcache_handler(request_rec *r)
     }
     ap_set_accept_ranges(r);
     ap_set_content_length(r, (apr_off_t)st->key.size);
-    set_cache_headers(r, conf);
+    if (st->cache_control) {
+        apr_table_setn(r->headers_out, "Cache-Control", st->cache_control);
+    }
+    if (st->expires) {
+        apr_table_setn(r->headers_out, "Expires", st->expires);
+    }
 
     core = ap_get_core_module_config(r->per_dir_config);
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);

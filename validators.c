@@ -78,7 +78,8 @@
  * file within one tick can leave the same (size, mtime, ctime).  A digest
  * is therefore stored only when the file's ctime is at least CC_RACY_NS in
  * the past (the "racy git" rule); a file changed more recently is hashed on
- * every request until it settles.
+ * every request, by that request (there is no result to share), until it
+ * settles.
  */
 
 #define _GNU_SOURCE 1
@@ -1367,7 +1368,9 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
         if (key->size > how->max_size) {
             return CC_OUTCOME_TOO_LARGE;
         }
-        if (t) {
+        /* A file changed within the last CC_RACY_NS will not be stored:
+         * waiting for another process's hash of it would gain nothing. */
+        if (t && realtime_ns() - key->ctime_ns >= CC_RACY_NS) {
             begin_e b = table_begin(t, key, how->algo, apr_time_now(), out,
                                     &claim);
             if (b == BEGIN_HIT) {

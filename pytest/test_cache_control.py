@@ -164,3 +164,56 @@ class TestCacheControl:
         assert r.header("ETag") is None
         assert cache_control_dict(r.header("Cache-Control")) == \
             {"no-store": None}
+
+
+class TestWithModHeaders:
+    """mod_headers runs after the handler: what the README says it does to
+    the module's headers, on the 200 and on the 304."""
+    modules = ["headers"]
+
+    @classmethod
+    def populate(cls, srv):
+        for d in ("set", "merge", "unset"):
+            srv.write("%s/a.txt" % d, DATA, mtime=OLD)
+
+    @classmethod
+    def conf(cls, srv):
+        return """
+<Directory {r}>
+    CondCache On
+    CondCacheMaxAge 60
+</Directory>
+<Directory {r}/set>
+    Header set Cache-Control "public, max-age=5"
+</Directory>
+<Directory {r}/merge>
+    Header merge Cache-Control "public"
+</Directory>
+<Directory {r}/unset>
+    Header unset ETag
+</Directory>
+""".format(r=srv.docroot)
+
+    @pytest.mark.parametrize("inm", [None, T])
+    def test_header_set_replaces(self, httpd, inm):
+        r = httpd.get("/set/a.txt", {"If-None-Match": inm} if inm else None)
+        assert r.status_code == (304 if inm else 200)
+        assert cache_control_dict(r.headers["Cache-Control"]) == \
+            {"public": None, "max-age": "5"}
+
+    @pytest.mark.parametrize("inm", [None, T])
+    def test_header_merge_adds(self, httpd, inm):
+        r = httpd.get("/merge/a.txt", {"If-None-Match": inm} if inm else None)
+        assert r.status_code == (304 if inm else 200)
+        assert cache_control_dict(r.headers["Cache-Control"]) == \
+            {"public": None, "max-age": "60"}
+
+    def test_header_unset_etag(self, httpd):
+        r = httpd.get("/unset/a.txt")
+        assert r.status_code == 200
+        assert "ETag" not in r.headers
+        assert "Last-Modified" in r.headers
+        # Last-Modified still revalidates
+        r = httpd.get("/unset/a.txt",
+                      {"If-Modified-Since": r.headers["Last-Modified"]})
+        assert r.status_code == 304

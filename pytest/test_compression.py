@@ -176,3 +176,37 @@ class TestCodingNotAcceptedNow:
         assert r.status == status, r
         if status == 200:
             assert r.header("ETag") != with_suffix(T, held)
+
+
+class TestCompressionFromHtaccess:
+    """A site that only has .htaccess: the server compresses (and cannot be
+    told DeflateAlterETag), the site turns the module on."""
+    modules = ["deflate", "filter"]
+
+    @classmethod
+    def populate(cls, srv):
+        srv.write("site/style.css", CSS, mtime=OLD)
+        srv.write("site/.htaccess", b"CondCache On\nCondCacheNoCache On\n",
+                  mtime=OLD)
+
+    @classmethod
+    def conf(cls, srv):
+        return """
+AddOutputFilterByType DEFLATE text/css
+<Directory {r}/site>
+    AllowOverride FileInfo
+</Directory>
+""".format(r=srv.docroot)
+
+    def test_gzip_variant_revalidates(self, httpd):
+        h = [("Accept-Encoding", "gzip")]
+        r = httpd.raw("GET", "/site/style.css", h)
+        assert r.status == 200 and r.header("Content-Encoding") == "gzip"
+        assert r.header("ETag") == with_suffix(T, "gzip")
+        r = httpd.raw("GET", "/site/style.css",
+                      h + [("If-None-Match", r.header("ETag"))])
+        assert r.status == 304, r
+        assert r.header("ETag") == with_suffix(T, "gzip")
+        assert vary_has_accept_encoding(r)
+        assert cache_control_dict(r.header("Cache-Control")) == \
+            {"no-cache": None}
