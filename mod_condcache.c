@@ -755,10 +755,35 @@ static void stat_lines(stat_line_t *l)
 #undef LINE
 }
 
-static int condcache_status_handler(request_rec *r)
+/* The counters as "<prefix>Key: value" lines, or as an HTML table. */
+static void write_stats(request_rec *r, int brief, const char *prefix)
 {
     stat_line_t lines[STAT_LINES];
-    int i, brief;
+    int i;
+
+    stat_lines(lines);
+    if (!brief) {
+        ap_rputs("<table border=\"0\">\n", r);
+    }
+    for (i = 0; i < STAT_LINES; i++) {
+        if (brief) {
+            ap_rprintf(r, "%s%s: %" APR_UINT64_T_FMT "\n", prefix,
+                       lines[i].key, lines[i].value);
+        }
+        else {
+            ap_rprintf(r, "<tr><th align=\"left\">%s</th>"
+                       "<td align=\"right\">%" APR_UINT64_T_FMT "</td></tr>\n",
+                       lines[i].label, lines[i].value);
+        }
+    }
+    if (!brief) {
+        ap_rputs("</table>\n", r);
+    }
+}
+
+static int condcache_status_handler(request_rec *r)
+{
+    int brief;
 
     if (!r->handler || strcmp(r->handler, CONDCACHE_STATUS_HANDLER) != 0) {
         return DECLINED;
@@ -768,57 +793,34 @@ static int condcache_status_handler(request_rec *r)
         return HTTP_METHOD_NOT_ALLOWED;
     }
     brief = r->args && ap_strstr_c(r->args, "auto") != NULL;
-    stat_lines(lines);
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    if (brief) {
-        ap_set_content_type(r, "text/plain; charset=ISO-8859-1");
-        if (r->header_only) {
-            return OK;
-        }
-        for (i = 0; i < STAT_LINES; i++) {
-            ap_rprintf(r, "%s: %" APR_UINT64_T_FMT "\n", lines[i].key,
-                       lines[i].value);
-        }
-        return OK;
-    }
-    ap_set_content_type(r, "text/html; charset=ISO-8859-1");
+    ap_set_content_type(r, brief ? "text/plain; charset=ISO-8859-1"
+                                 : "text/html; charset=ISO-8859-1");
     if (r->header_only) {
         return OK;
     }
-    ap_rputs(DOCTYPE_HTML_3_2
-             "<html><head>\n<title>mod_condcache status</title>\n</head>"
-             "<body>\n<h1>mod_condcache status</h1>\n", r);
-    ap_rputs("<table border=\"0\">\n", r);
-    for (i = 0; i < STAT_LINES; i++) {
-        ap_rprintf(r, "<tr><th align=\"left\">%s</th><td align=\"right\">%"
-                   APR_UINT64_T_FMT "</td></tr>\n", lines[i].label,
-                   lines[i].value);
+    if (!brief) {
+        ap_rputs(DOCTYPE_HTML_3_2
+                 "<html><head>\n<title>mod_condcache status</title>\n"
+                 "</head><body>\n<h1>mod_condcache status</h1>\n", r);
     }
-    ap_rputs("</table>\n<p>Machine-readable: <a href=\"?auto\">?auto</a></p>\n"
-             "</body></html>\n", r);
+    write_stats(r, brief, "");
+    if (!brief) {
+        ap_rputs("<p>Machine-readable: <a href=\"?auto\">?auto</a></p>\n"
+                 "</body></html>\n", r);
+    }
     return OK;
 }
 
+/* mod_status's page: a section of its own, "CondCache"-prefixed keys. */
 static int condcache_status_hook(request_rec *r, int flags)
 {
-    stat_line_t lines[STAT_LINES];
-    int i;
+    int brief = (flags & AP_STATUS_SHORT) != 0;
 
-    stat_lines(lines);
-    if (flags & AP_STATUS_SHORT) {
-        for (i = 0; i < STAT_LINES; i++) {
-            ap_rprintf(r, "CondCache%s: %" APR_UINT64_T_FMT "\n",
-                       lines[i].key, lines[i].value);
-        }
-        return OK;
+    if (!brief) {
+        ap_rputs("<hr />\n<h2>mod_condcache</h2>\n", r);
     }
-    ap_rputs("<hr />\n<h2>mod_condcache</h2>\n<table border=\"0\">\n", r);
-    for (i = 0; i < STAT_LINES; i++) {
-        ap_rprintf(r, "<tr><th align=\"left\">%s</th><td align=\"right\">%"
-                   APR_UINT64_T_FMT "</td></tr>\n", lines[i].label,
-                   lines[i].value);
-    }
-    ap_rputs("</table>\n", r);
+    write_stats(r, brief, "CondCache");
     return OK;
 }
 

@@ -38,8 +38,8 @@ SCRIPTS_DIR = os.path.join(REPO_DIR, "scripts")
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from condcache_env import (CRASH_RE, ERROR_LEVEL_RE, HARD_CRASH_RE,  # noqa: E402
-                           REQ_ID_HEADER, next_req_id)
+from condcache_env import (REQ_ID_HEADER, check_error_lines,  # noqa: E402
+                           next_req_id)
 
 
 # --------------------------------------------------------------------------
@@ -329,20 +329,14 @@ def consume_error_log(srv, allowed=(), killed_pids=()):
     each N in `killed_pids` (and nothing else of the sort); then moves the
     harness's offset past them.  Returns the offending lines."""
     lines, srv.checked_offset = srv.error_log_lines_since(srv.checked_offset)
-    pats = [re.compile(p) for p in allowed]
     killed = {int(p) for p in killed_pids}
-    bad = []
-    for line in lines:
+
+    def killed_here(line):
         m = KILLED_RE.search(line)
-        if m and int(m.group(1)) in killed:
-            continue
-        if HARD_CRASH_RE.search(line):
-            bad.append(line)
-            continue
-        if CRASH_RE.search(line) or ERROR_LEVEL_RE.search(line):
-            if not any(p.search(line) for p in pats):
-                bad.append(line)
-    return bad
+        return m is not None and int(m.group(1)) in killed
+
+    return check_error_lines([l for l in lines if not killed_here(l)],
+                             allowed)
 
 
 # --------------------------------------------------------------------------
