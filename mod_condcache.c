@@ -9,21 +9,34 @@
  * Request flow for a GET or HEAD of a regular file in a "CondCache On"
  * scope, with no handler of its own:
  *
- *   fixups (LAST,     open the file, fstat the descriptor, find its digest
- *   after mod_include) in the shared table or hash that same descriptor
- *                     (one process per file at a time), and decide the
- *                     directory's Cache-Control; keep it all with the
- *                     request.  Nothing is sent or set yet.
- *   other handlers    CGI, PHP, server-status, ... claim what is theirs.
- *   handler           (REALLY_LAST, before core's default handler) Last-
- *                     Modified, ETag, Accept-Ranges, Content-Length from the
- *                     fstat, the Cache-Control, RFC 9110 preconditions, then
- *                     the descriptor as a file bucket: sendfile/mmap and the
- *                     byte-range filter (206, If-Range, 416) work as for core.
- *                     A 304 goes down the filters with the file too, as a
- *                     HEAD does, so mod_deflate and mod_brotli give it the
- *                     ETag suffix and Vary they gave the 200; the HTTP
- *                     header filter drops the body unread.
+ *   fixups (LAST,      find the tag and decide the directory's Cache-
+ *   after mod_include) Control; keep it all with the request.  Nothing is
+ *                      sent or set yet.  A conditional request looks the
+ *                      table up with the key of httpd's own stat
+ *                      (r->finfo), after checking that this process may
+ *                      read the file; anything else opens the file, takes
+ *                      fstat of the descriptor, and looks that key up or
+ *                      hashes that descriptor (one process per file at a
+ *                      time).
+ *   other handlers     CGI, PHP, server-status, ... claim what is theirs.
+ *   handler            (REALLY_LAST, before core's default handler) RFC
+ *                      9110 preconditions.  A 304 or 412 needs no
+ *                      descriptor: a revalidation that hits the table opens
+ *                      nothing, which is cheaper than core, whose handler
+ *                      opens the file even for a 304.  A body needs the
+ *                      descriptor; if it was not opened yet and turns out
+ *                      to be another file than httpd's stat saw (a deploy
+ *                      renamed one into place), the tag is found again and
+ *                      the preconditions evaluated again for it.  Then
+ *                      Last-Modified, ETag, Accept-Ranges, Content-Length
+ *                      from that fstat, the Cache-Control, and the
+ *                      descriptor as a file bucket: sendfile/mmap and the
+ *                      byte-range filter (206, If-Range, 416) work as for
+ *                      core.  Where compression filters run, a 304 goes
+ *                      down the filters with the file too, as a HEAD does,
+ *                      so mod_deflate and mod_brotli give it the ETag suffix
+ *                      and Vary they gave the 200; the HTTP header filter
+ *                      drops the body unread.
  *
  * Response headers are set by the handler, not the fixup, so that a request
  * another handler claims after all (a PHP file mapped by AddType, say) gets
@@ -53,6 +66,7 @@
 #include "apr_strings.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -264,9 +278,15 @@ static const char *set_entries(cmd_parms *cmd, void *dconf, const char *arg)
 /* ------------------------------------------------------------------ */
 /* Per-request state                                                   */
 
+/* What the module knows of a request it serves.  The key comes from
+ * httpd's own stat (r->finfo) until the file is opened; from then on it
+ * comes from fstat of the descriptor ("verified"), and everything said
+ * about the response describes that descriptor. */
 typedef struct {
-    apr_file_t   *file;       /* the descriptor that is hashed and served */
-    cc_file_key_t key;        /* its fstat */
+    apr_file_t   *file;       /* the descriptor hashed and served, or NULL */
+    int           verified;   /* key, tag and headers are the descriptor's */
+    int           failed;     /* the file cannot be served by the module */
+    cc_file_key_t key;
     const char   *etag;       /* NULL: send none */
     const char   *outcome;    /* for the note and the log */
     const char   *cache_control;  /* the directory's, or NULL */
@@ -301,6 +321,28 @@ static int has_output_filter(const request_rec *r, const char *name)
 
     for (f = r->output_filters; f && f != r->proto_output_filters; f = f->next) {
         if (f->frec && f->frec->name && strcmp(f->frec->name, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Are there filters in the chain that may change a 304's headers from
+ * what it is about (mod_deflate, mod_brotli, ...)?  Those need to see the
+ * body.  The ones known to touch headers only do not count. */
+static int has_content_filters(const request_rec *r)
+{
+    static const char *const header_only[] = {
+        "fixup_headers_out", "fixup_headers_err", "mod_expires", NULL
+    };
+    const ap_filter_t *f;
+    int i;
+
+    for (f = r->output_filters; f && f != r->proto_output_filters; f = f->next) {
+        const char *name = f->frec && f->frec->name ? f->frec->name : "";
+        for (i = 0; header_only[i] && strcmp(name, header_only[i]) != 0; i++)
+            ;
+        if (!header_only[i]) {
             return 1;
         }
     }
@@ -358,11 +400,6 @@ static void bypass(request_rec *r, apr_status_t rv, const char *why)
     set_note(r, "bypass");
 }
 
-static apr_time_t ns_to_apr(apr_int64_t ns)
-{
-    return (apr_time_t)(ns / 1000);
-}
-
 /* The directory's Cache-Control, and with a max-age the matching Expires,
  * which also tells mod_expires that this response's lifetime is settled. */
 static void decide_cache_headers(request_rec *r, const dir_conf_t *conf,
@@ -387,24 +424,13 @@ static void decide_cache_headers(request_rec *r, const dir_conf_t *conf,
     st->cache_control = cc;
 }
 
-/* Opens the file, finds or computes its tag, decides the Cache-Control,
- * and keeps it all with the request.  NULL when the module should leave the request to core. */
-static req_state_t *prepare(request_rec *r, const dir_conf_t *conf)
+/* Opens the file for the module's state and takes fstat of it. */
+static int open_file(request_rec *r, req_state_t *st)
 {
     core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
-    req_state_t *st = ap_get_module_config(r->request_config, &condcache_module);
     apr_os_file_t fd;
-    apr_status_t rv, err = APR_SUCCESS;
-    cc_digest_t digest;
-    cc_find_t how;
-    cc_outcome_e outcome;
+    apr_status_t rv;
 
-    if (st) {
-        return st->file ? st : NULL;      /* prepared once, by the fixup */
-    }
-    /* Remembered even when it fails, so the handler does not try again. */
-    st = apr_pcalloc(r->pool, sizeof(*st));
-    ap_set_module_config(r->request_config, &condcache_module, st);
     rv = apr_file_open(&st->file, r->filename, APR_READ | APR_BINARY
 #if APR_HAS_SENDFILE
                        | AP_SENDFILE_ENABLED(core->enable_sendfile)
@@ -413,64 +439,119 @@ static req_state_t *prepare(request_rec *r, const dir_conf_t *conf)
     if (rv != APR_SUCCESS) {
         /* core's handler tries again and answers 403 with its own log line */
         st->file = NULL;
+        st->failed = 1;
         bypass(r, rv, "cannot open the file");
-        return NULL;
+        return 0;
     }
     apr_os_file_get(&fd, st->file);
     rv = cc_file_key_from_fd(fd, &st->key);
     if (rv != APR_SUCCESS) {
         apr_file_close(st->file);
         st->file = NULL;
+        st->failed = 1;
         bypass(r, rv, "no longer a regular file");
-        return NULL;
+        return 0;
     }
-
-    if (conf_no_store(conf)) {
-        st->outcome = "no-store";
-    }
-    else {
-        how.algo = conf_algo(conf);
-        how.max_size = conf_max_file_size(conf);
-        how.now = r->request_time;
-        outcome = cc_find_digest(table, fd, &st->key, &how, &digest, &err);
-        st->outcome = cc_outcome_name(outcome);
-        switch (outcome) {
-        case CC_OUTCOME_HIT:
-        case CC_OUTCOME_MISS:
-        case CC_OUTCOME_SHARED:
-        case CC_OUTCOME_UNCACHED: {
-            char *tag = apr_palloc(r->pool, CC_ETAG_MAX);
-            cc_etag_format(&digest, tag);
-            st->etag = tag;
-            break;
-        }
-        case CC_OUTCOME_ERROR:
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
-                          "reading %s to hash it failed; serving it "
-                          "without an ETag", r->filename);
-            break;
-        case CC_OUTCOME_CHANGED:
-        case CC_OUTCOME_BUSY:
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          "%s: %s; serving it without an ETag", r->filename,
-                          outcome == CC_OUTCOME_CHANGED
-                          ? "the file kept changing while it was hashed"
-                          : "another process is still hashing it");
-            break;
-        case CC_OUTCOME_TOO_LARGE:
-            break;   /* core's tag is made below, from the updated finfo */
-        }
-    }
-
+    st->verified = 1;
     /* Everything said about the response comes from this descriptor. */
     r->finfo.size = (apr_off_t)st->key.size;
-    r->finfo.mtime = ns_to_apr(st->key.mtime_ns);
-    r->finfo.ctime = ns_to_apr(st->key.ctime_ns);
+    r->finfo.mtime = st->key.mtime;
+    r->finfo.ctime = st->key.ctime;
     r->finfo.inode = (apr_ino_t)st->key.ino;
     r->finfo.device = (apr_dev_t)st->key.dev;
+    return 1;
+}
 
-    if (!conf_no_store(conf) && !st->etag
-        && strcmp(st->outcome, "too-large") == 0) {
+/* Could the answer be a 304 or 412, which need no descriptor?  Only
+ * with a precondition; anything else will be a 200 and opens the file
+ * straight away. */
+static int may_not_need_body(const request_rec *r)
+{
+    return apr_table_get(r->headers_in, "If-None-Match")
+        || apr_table_get(r->headers_in, "If-Modified-Since")
+        || apr_table_get(r->headers_in, "If-Match")
+        || apr_table_get(r->headers_in, "If-Unmodified-Since");
+}
+
+/* May this process read the file?  Asked before a tag is looked up
+ * without opening the file: the table is shared by every child, and
+ * children may run as different users (mpm-itk), so a tag must only be
+ * used, even for a 304, by a process the kernel would let read the bytes.
+ * One syscall, where open and close would be two and a descriptor. */
+static int readable(const request_rec *r)
+{
+    return faccessat(AT_FDCWD, r->filename, R_OK, AT_EACCESS) == 0;
+}
+
+/* For a conditional request, the table looked up with the key of httpd's
+ * own stat: a hit needs no descriptor.  Notes in `how` that it looked. */
+static int hit_without_descriptor(request_rec *r, const req_state_t *st,
+                                  cc_find_t *how, cc_digest_t *digest)
+{
+    if (st->verified || !table || !may_not_need_body(r) || !readable(r)) {
+        return 0;
+    }
+    how->looked_up = 1;
+    return cc_table_lookup(table, &st->key, how->algo, how->now, digest);
+}
+
+/* The tag for st->key.  For a conditional request a hit needs no
+ * descriptor: the table is looked up with the key of httpd's own stat.
+ * Anything else is hashed from (or looked up for) the descriptor that
+ * will be served, which is opened for it. */
+static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
+{
+    apr_status_t err = APR_SUCCESS;
+    cc_digest_t digest;
+    cc_find_t how;
+    cc_outcome_e outcome;
+    apr_os_file_t fd;
+
+    st->etag = NULL;
+    if (conf_no_store(conf)) {
+        st->outcome = "no-store";
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "%s: no-store, no ETag",
+                      r->filename);
+        set_note(r, st->outcome);
+        return 1;
+    }
+    how.algo = conf_algo(conf);
+    how.max_size = conf_max_file_size(conf);
+    how.now = r->request_time;
+    how.looked_up = 0;
+    if (st->key.size > how.max_size) {
+        outcome = CC_OUTCOME_TOO_LARGE;
+    }
+    else if (hit_without_descriptor(r, st, &how, &digest)) {
+        outcome = CC_OUTCOME_HIT;
+    }
+    else {
+        if (!st->verified) {
+            cc_file_key_t stat_key = st->key;
+            if (!open_file(r, st)) {
+                return 0;
+            }
+            /* another file than httpd's stat saw: look that one up */
+            if (!cc_file_key_equal(&stat_key, &st->key)) {
+                how.looked_up = 0;
+            }
+        }
+        apr_os_file_get(&fd, st->file);
+        outcome = cc_find_digest(table, fd, &st->key, &how, &digest, &err);
+    }
+    st->outcome = cc_outcome_name(outcome);
+    switch (outcome) {
+    case CC_OUTCOME_HIT:
+    case CC_OUTCOME_MISS:
+    case CC_OUTCOME_SHARED:
+    case CC_OUTCOME_UNCACHED: {
+        char *tag = apr_palloc(r->pool, CC_ETAG_MAX);
+        cc_etag_format(&digest, tag);
+        st->etag = tag;
+        break;
+    }
+    case CC_OUTCOME_TOO_LARGE: {
+        /* the tag core would send, as FileETag configures it */
         etag_rec er;
         const char *tag;
 
@@ -481,13 +562,103 @@ static req_state_t *prepare(request_rec *r, const dir_conf_t *conf)
         er.fd = st->file;
         tag = ap_make_etag_ex(r, &er);
         st->etag = tag && *tag ? tag : NULL;
+        break;
     }
-
-    decide_cache_headers(r, conf, st);
+    case CC_OUTCOME_ERROR:
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
+                      "reading %s to hash it failed; serving it "
+                      "without an ETag", r->filename);
+        break;
+    case CC_OUTCOME_CHANGED:
+    case CC_OUTCOME_BUSY:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "%s: %s; serving it without an ETag", r->filename,
+                      outcome == CC_OUTCOME_CHANGED
+                      ? "the file kept changing while it was hashed"
+                      : "another process is still hashing it");
+        break;
+    }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "%s: %s, ETag %s",
                   r->filename, st->outcome, st->etag ? st->etag : "none");
     set_note(r, st->outcome);
+    return 1;
+}
+
+/* Finds or computes the tag, decides the Cache-Control, and keeps it all
+ * with the request; once, whether the fixup or the handler asks first.
+ * NULL when the module should leave the request to core. */
+static req_state_t *prepare(request_rec *r, const dir_conf_t *conf)
+{
+    req_state_t *st = ap_get_module_config(r->request_config, &condcache_module);
+
+    if (st) {
+        return st->failed ? NULL : st;
+    }
+    /* Remembered even when it fails, so the handler does not try again. */
+    st = apr_pcalloc(r->pool, sizeof(*st));
+    ap_set_module_config(r->request_config, &condcache_module, st);
+    if (cc_file_key_from_finfo(&r->finfo, &st->key) != APR_SUCCESS
+        && !open_file(r, st)) {
+        return NULL;
+    }
+    if (!find_tag(r, conf, st)) {
+        return NULL;
+    }
+    decide_cache_headers(r, conf, st);
     return st;
+}
+
+/* The handler needs the descriptor (for a body, or for filters to look
+ * at): opens it, and if it is not the file httpd's stat saw (a deploy
+ * renamed another into place meanwhile), finds the tag again. */
+static int verify(request_rec *r, const dir_conf_t *conf, req_state_t *st)
+{
+    cc_file_key_t stat_key = st->key;
+
+    if (!open_file(r, st)) {
+        return 0;
+    }
+    if (cc_file_key_equal(&stat_key, &st->key) || conf_no_store(conf)) {
+        return 1;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "%s changed since httpd's stat; finding its tag again",
+                  r->filename);
+    return find_tag(r, conf, st);
+}
+
+/* RFC 9110 13.2.2 for this request and what st says of the file. */
+static cc_precond_e evaluate(request_rec *r, const dir_conf_t *conf,
+                             const req_state_t *st)
+{
+    cc_precond_t pc;
+
+    if (conf_no_store(conf)) {
+        return CC_PRECOND_PASS;         /* conditionals are not honoured */
+    }
+    pc.get_or_head = 1;
+    pc.if_match = apr_table_get(r->headers_in, "If-Match");
+    pc.if_none_match = apr_table_get(r->headers_in, "If-None-Match");
+    pc.if_modified_since = apr_table_get(r->headers_in, "If-Modified-Since");
+    pc.if_unmodified_since = apr_table_get(r->headers_in,
+                                           "If-Unmodified-Since");
+    pc.etag = st->etag;
+    /* what Last-Modified will say: never later than the request */
+    pc.last_modified = ap_rationalize_mtime(r, st->key.mtime);
+    pc.now = r->request_time;
+    pc.refused_codings = cc_codings_refused(
+            apr_table_get(r->headers_in, "Accept-Encoding"));
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                  "preconditions for %s, ETag %s, Last-Modified %"
+                  APR_TIME_T_FMT ": If-Match [%s] If-Unmodified-Since "
+                  "[%s] If-None-Match [%s] If-Modified-Since [%s]",
+                  r->uri, pc.etag ? pc.etag : "none",
+                  apr_time_sec(pc.last_modified),
+                  pc.if_match ? pc.if_match : "",
+                  pc.if_unmodified_since ? pc.if_unmodified_since : "",
+                  pc.if_none_match ? pc.if_none_match : "",
+                  pc.if_modified_since ? pc.if_modified_since : "");
+    return cc_evaluate_preconditions(&pc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -590,6 +761,7 @@ static int condcache_handler(request_rec *r)
     apr_bucket_brigade *bb;
     apr_bucket *e;
     apr_status_t rv;
+    cc_precond_e result;
     const char *why;
     int status;
 
@@ -610,7 +782,27 @@ static int condcache_handler(request_rec *r)
         return status;
     }
 
-    ap_update_mtime(r, ns_to_apr(st->key.mtime_ns));
+    /* A 304 or 412 is decided on httpd's stat and the table alone: no
+     * descriptor, no syscall of the module's own.  A body needs the
+     * descriptor, and so does a 304 that compression filters must see;
+     * opening it may show another file, and then the decision is made
+     * again on that one. */
+    for (;;) {
+        int need_file;
+
+        result = evaluate(r, conf, st);
+        need_file = result == CC_PRECOND_PASS
+                    || (result == CC_PRECOND_NOT_MODIFIED
+                        && has_content_filters(r));
+        if (!need_file || st->verified) {
+            break;
+        }
+        if (!verify(r, conf, st)) {
+            return DECLINED;
+        }
+    }
+
+    ap_update_mtime(r, st->key.mtime);
     ap_set_last_modified(r);
     if (st->etag) {
         apr_table_setn(r->headers_out, "ETag", st->etag);
@@ -624,61 +816,36 @@ static int condcache_handler(request_rec *r)
         apr_table_setn(r->headers_out, "Expires", st->expires);
     }
 
-    core = ap_get_core_module_config(r->per_dir_config);
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-
-    if (!conf_no_store(conf)) {
-        cc_precond_t pc;
-
-        pc.get_or_head = 1;
-        pc.if_match = apr_table_get(r->headers_in, "If-Match");
-        pc.if_none_match = apr_table_get(r->headers_in, "If-None-Match");
-        pc.if_modified_since = apr_table_get(r->headers_in,
-                                             "If-Modified-Since");
-        pc.if_unmodified_since = apr_table_get(r->headers_in,
-                                               "If-Unmodified-Since");
-        pc.etag = st->etag;
-        pc.last_modified = ap_rationalize_mtime(r, r->mtime);
-        pc.now = r->request_time;
-        pc.refused_codings = cc_codings_refused(
-                apr_table_get(r->headers_in, "Accept-Encoding"));
-        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
-                      "preconditions for %s, ETag %s, Last-Modified %"
-                      APR_TIME_T_FMT ": If-Match [%s] If-Unmodified-Since "
-                      "[%s] If-None-Match [%s] If-Modified-Since [%s]",
-                      r->uri, pc.etag ? pc.etag : "none",
-                      apr_time_sec(pc.last_modified),
-                      pc.if_match ? pc.if_match : "",
-                      pc.if_unmodified_since ? pc.if_unmodified_since : "",
-                      pc.if_none_match ? pc.if_none_match : "",
-                      pc.if_modified_since ? pc.if_modified_since : "");
-        switch (cc_evaluate_preconditions(&pc)) {
-        case CC_PRECOND_FAILED:
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          "%s: precondition failed", r->uri);
-            return HTTP_PRECONDITION_FAILED;
-        case CC_PRECOND_NOT_MODIFIED:
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          "%s: not modified", r->uri);
-            /* The 304 goes down the filter chain with the file, exactly
-             * as a HEAD does: the HTTP header filter drops the body
-             * unread.  The output filters thus see the response they saw
-             * for the 200 and add the same headers: mod_deflate (which
-             * ignores bodiless responses) and mod_brotli put their coding
-             * suffix on the ETag and add Vary.  mod_filter, which runs
+    switch (result) {
+    case CC_PRECOND_FAILED:
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "%s: precondition failed", r->uri);
+        return HTTP_PRECONDITION_FAILED;
+    case CC_PRECOND_NOT_MODIFIED:
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "%s: not modified", r->uri);
+        r->status = HTTP_NOT_MODIFIED;
+        if (st->file) {
+            /* The 304 goes down the filter chain with the file, exactly as
+             * a HEAD does: the HTTP header filter drops the body unread.
+             * The filters thus see the response they saw for the 200 and
+             * add the same headers: mod_deflate (which ignores bodiless
+             * responses) and mod_brotli put their coding suffix on the
+             * ETag and add Vary.  mod_filter, which runs
              * AddOutputFilterByType filters, passes over responses other
              * than 200 unless "filter-errordocs" is set. */
-            r->status = HTTP_NOT_MODIFIED;
             apr_table_setn(r->subprocess_env, "filter-errordocs", "1");
             ap_add_output_filter_handle(not_modified_filter, NULL, r,
                                         r->connection);
-            break;
-        case CC_PRECOND_PASS:
-            break;
         }
+        break;
+    case CC_PRECOND_PASS:
+        break;
     }
 
-    {
+    core = ap_get_core_module_config(r->per_dir_config);
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    if (st->file) {
         e = apr_brigade_insert_file(bb, st->file, 0, (apr_off_t)st->key.size,
                                     r->pool);
 #if APR_HAS_MMAP

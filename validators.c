@@ -52,7 +52,7 @@
  *      even before and after, and check equal to the hash of the copy.
  *  I3  A ready slot's digest is the digest of bytes read from a descriptor
  *      whose fstat gave exactly the slot's key before and after hashing,
- *      and whose ctime was more than CC_RACY_NS old when hashing ended.
+ *      and whose ctime was more than CC_RACY old when hashing ended.
  *  I4  Nobody waits on anything held by a dead process: the writer lock and
  *      pending entries carry their owner's pid and start time.
  *
@@ -76,7 +76,7 @@
  *
  * Stale digests.  Timestamps come from a coarse clock: two rewrites of a
  * file within one tick can leave the same (size, mtime, ctime).  A digest
- * is therefore stored only when the file's ctime is at least CC_RACY_NS in
+ * is therefore stored only when the file's ctime is at least CC_RACY in
  * the past (the "racy git" rule); a file changed more recently is hashed on
  * every request, by that request (there is no result to share), until it
  * settles.
@@ -632,9 +632,10 @@ cc_precond_e cc_evaluate_preconditions(const cc_precond_t *p)
 /* ------------------------------------------------------------------ */
 /* File identity                                                       */
 
-static apr_int64_t timespec_ns(const struct timespec *ts)
+/* What APR makes of a stat() time: microseconds. */
+static apr_time_t timespec_apr(const struct timespec *ts)
 {
-    return (apr_int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+    return apr_time_from_sec(ts->tv_sec) + ts->tv_nsec / 1000;
 }
 
 apr_status_t cc_file_key_from_fd(int fd, cc_file_key_t *key)
@@ -647,15 +648,33 @@ apr_status_t cc_file_key_from_fd(int fd, cc_file_key_t *key)
     key->dev = (apr_uint64_t)st.st_dev;
     key->ino = (apr_uint64_t)st.st_ino;
     key->size = (apr_int64_t)st.st_size;
-    key->mtime_ns = timespec_ns(&st.st_mtim);
-    key->ctime_ns = timespec_ns(&st.st_ctim);
+    key->mtime = timespec_apr(&st.st_mtim);
+    key->ctime = timespec_apr(&st.st_ctim);
     return S_ISREG(st.st_mode) ? APR_SUCCESS : APR_EINVAL;
+}
+
+apr_status_t cc_file_key_from_finfo(const apr_finfo_t *finfo,
+                                   cc_file_key_t *key)
+{
+    const apr_int32_t needed = APR_FINFO_IDENT | APR_FINFO_SIZE
+                             | APR_FINFO_MTIME | APR_FINFO_CTIME
+                             | APR_FINFO_TYPE;
+
+    if ((finfo->valid & needed) != needed) {
+        return APR_INCOMPLETE;
+    }
+    key->dev = (apr_uint64_t)finfo->device;
+    key->ino = (apr_uint64_t)finfo->inode;
+    key->size = (apr_int64_t)finfo->size;
+    key->mtime = finfo->mtime;
+    key->ctime = finfo->ctime;
+    return finfo->filetype == APR_REG ? APR_SUCCESS : APR_EINVAL;
 }
 
 int cc_file_key_equal(const cc_file_key_t *a, const cc_file_key_t *b)
 {
     return a->dev == b->dev && a->ino == b->ino && a->size == b->size
-        && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+        && a->mtime == b->mtime && a->ctime == b->ctime;
 }
 
 /* ------------------------------------------------------------------ */
@@ -667,7 +686,7 @@ int cc_file_key_equal(const cc_file_key_t *a, const cc_file_key_t *b)
 #define CC_WINDOW          8        /* slots a key may live in */
 #define CC_READ_RETRIES    3        /* copies a reader tries per slot */
 #define CC_LOCK_STALE_SEC  10       /* a lock held this long is taken over */
-#define CC_RACY_NS         INT64_C(1000000000)
+#define CC_RACY            apr_time_from_sec(1)
 
 enum { SLOT_EMPTY = 0, SLOT_READY = 1, SLOT_PENDING = 2 };
 
@@ -841,8 +860,8 @@ static int copy_has_key(const slot_copy_t *c, const cc_file_key_t *key,
 {
     return c->ino == key->ino && c->dev == key->dev
         && c->size == (uint64_t)key->size
-        && c->mtime == (uint64_t)key->mtime_ns
-        && c->ctime == (uint64_t)key->ctime_ns
+        && c->mtime == (uint64_t)key->mtime
+        && c->ctime == (uint64_t)key->ctime
         && SLOT_ALGO(c->meta) == (unsigned)algo;
 }
 
@@ -851,8 +870,8 @@ static void copy_set_key(slot_copy_t *c, const cc_file_key_t *key)
     c->dev = key->dev;
     c->ino = key->ino;
     c->size = (uint64_t)key->size;
-    c->mtime = (uint64_t)key->mtime_ns;
-    c->ctime = (uint64_t)key->ctime_ns;
+    c->mtime = (uint64_t)key->mtime;
+    c->ctime = (uint64_t)key->ctime;
 }
 
 static uint32_t now_sec(void)
@@ -1335,13 +1354,6 @@ const char *cc_outcome_name(cc_outcome_e o)
     return "unknown";
 }
 
-static apr_int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return timespec_ns(&ts);
-}
-
 #define CC_HASH_ATTEMPTS 2   /* a file that changes under us: hash again once */
 
 cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
@@ -1356,7 +1368,8 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
     if (key->size > how->max_size) {
         return CC_OUTCOME_TOO_LARGE;
     }
-    if (t && cc_table_lookup(t, key, how->algo, how->now, out)) {
+    if (t && !how->looked_up
+        && cc_table_lookup(t, key, how->algo, how->now, out)) {
         return CC_OUTCOME_HIT;
     }
     for (;;) {
@@ -1368,9 +1381,9 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
         if (key->size > how->max_size) {
             return CC_OUTCOME_TOO_LARGE;
         }
-        /* A file changed within the last CC_RACY_NS will not be stored:
+        /* A file changed within the last CC_RACY will not be stored:
          * waiting for another process's hash of it would gain nothing. */
-        if (t && realtime_ns() - key->ctime_ns >= CC_RACY_NS) {
+        if (t && apr_time_now() - key->ctime >= CC_RACY) {
             begin_e b = table_begin(t, key, how->algo, apr_time_now(), out,
                                     &claim);
             if (b == BEGIN_HIT) {
@@ -1420,7 +1433,7 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
             }
             return CC_OUTCOME_CHANGED;
         }
-        if (realtime_ns() - after.ctime_ns < CC_RACY_NS) {
+        if (apr_time_now() - after.ctime < CC_RACY) {
             if (t) {
                 table_finish(t, &claim, key, how->algo, NULL, apr_time_now());
                 count(t, C_UNCACHED, 1);

@@ -19,6 +19,7 @@
 #include <apr.h>
 #include <apr_errno.h>
 #include <apr_time.h>
+#include <apr_file_info.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -132,18 +133,28 @@ cc_precond_e cc_evaluate_preconditions(const cc_precond_t *p);
 
 /* What the table is keyed by.  ctime is in the key because it cannot be
  * set from user space: a rewrite that restores the old mtime (cp -p, tar,
- * rsync -t --inplace) still changes it. */
+ * rsync -t --inplace) still changes it.  Times are in microseconds, as APR
+ * keeps them, so that httpd's own stat of the file (r->finfo) gives the
+ * same key as an fstat: finer is not needed, since no digest is stored for
+ * a file whose ctime is less than a second old, and any later write moves
+ * ctime by more than that. */
 typedef struct {
     apr_uint64_t dev;
     apr_uint64_t ino;
     apr_int64_t  size;
-    apr_int64_t  mtime_ns;
-    apr_int64_t  ctime_ns;
+    apr_time_t   mtime;
+    apr_time_t   ctime;
 } cc_file_key_t;
 
 /* fstat() of `fd`.  APR_SUCCESS for a regular file; APR_EINVAL (with the
  * key filled in) for anything else; the errno of fstat() on failure. */
 apr_status_t cc_file_key_from_fd(int fd, cc_file_key_t *key);
+
+/* The same key from a stat APR already took, without a syscall.
+ * APR_INCOMPLETE when `finfo` lacks a field, APR_EINVAL for anything but a
+ * regular file. */
+apr_status_t cc_file_key_from_finfo(const apr_finfo_t *finfo,
+                                    cc_file_key_t *key);
 
 int cc_file_key_equal(const cc_file_key_t *a, const cc_file_key_t *b);
 
@@ -222,6 +233,8 @@ typedef struct {
     cc_algo_e    algo;
     apr_int64_t  max_size;     /* files bigger than this are not hashed */
     apr_time_t   now;          /* the request time */
+    int          looked_up;    /* the caller has just looked this key up
+                                  and missed: do not look (and count) again */
 } cc_find_t;
 
 /* Finds or computes the digest of the open regular file `fd`, whose fstat

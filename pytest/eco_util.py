@@ -416,6 +416,23 @@ class SyscallDelay:
         self.proc = None
 
 
+class SyscallTrace(SyscallDelay):
+    """Records the calls of `syscalls` (comma-separated) that `pids` (all
+    their threads) make while attached; no delay."""
+
+    def __init__(self, strace, pids, syscalls, out_path):
+        self.args = [strace, "-f", "-qq", "-o", out_path,
+                     "-e", "trace=" + syscalls]
+        for p in pids:
+            self.args += ["-p", str(p)]
+        self.out_path = out_path
+        self.proc = None
+
+    def lines(self):
+        with open(self.out_path, errors="replace") as f:
+            return f.read().splitlines()
+
+
 def _tracer(pid):
     try:
         with open("/proc/%d/status" % pid) as f:

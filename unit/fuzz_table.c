@@ -62,8 +62,8 @@ static void key_of(unsigned id, cc_file_key_t *k, cc_algo_e *algo)
     k->dev = dev_of[id & 1];
     k->ino = ino_of[(id >> 1) & 7];
     k->size = size_of[(id >> 4) & 1];
-    k->mtime_ns = mtime_of[(id >> 5) & 3];
-    k->ctime_ns = ctime_of[(id >> 7) & 1];
+    k->mtime = mtime_of[(id >> 5) & 3];
+    k->ctime = ctime_of[(id >> 7) & 1];
     *algo = algo_of[(id >> 8) & 3];
 }
 

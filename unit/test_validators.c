@@ -22,6 +22,8 @@
 #include "validators.h"
 
 #include <apr_date.h>
+#include <apr_general.h>
+#include <apr_pools.h>
 #include <apr_time.h>
 
 #include <openssl/evp.h>
@@ -1489,6 +1491,37 @@ static void test_precond_date_with_trailing_junk(void)
 /* ------------------------------------------------------------------ */
 /* File keys                                                           */
 
+/* httpd's own stat of a file (r->finfo, from apr_stat) gives the same key
+ * as fstat of a descriptor of it: the module looks hits up without a
+ * syscall of its own. */
+static void test_file_key_from_finfo(void)
+{
+    apr_pool_t *pool;
+    apr_finfo_t fi;
+    cc_file_key_t a, b;
+    char path[512];
+    int fd;
+
+    REQUIRE(apr_pool_create(&pool, NULL) == APR_SUCCESS);
+    REQUIRE(make_file("finfo.txt", "abcdef", 6) == 0);
+    tmp_path(path, sizeof(path), "finfo.txt");
+    fd = open(path, O_RDONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(apr_stat(&fi, path, APR_FINFO_MIN | APR_FINFO_IDENT, pool)
+            == APR_SUCCESS);
+    CHECK_INT(cc_file_key_from_finfo(&fi, &a), APR_SUCCESS);
+    CHECK_INT(cc_file_key_from_fd(fd, &b), APR_SUCCESS);
+    CHECK(cc_file_key_equal(&a, &b));
+    close(fd);
+
+    fi.valid &= ~APR_FINFO_CTIME;                  /* a field missing */
+    CHECK_INT(cc_file_key_from_finfo(&fi, &a), APR_INCOMPLETE);
+    REQUIRE(apr_stat(&fi, tmpdir, APR_FINFO_MIN | APR_FINFO_IDENT, pool)
+            == APR_SUCCESS);
+    CHECK_INT(cc_file_key_from_finfo(&fi, &a), APR_EINVAL);
+    apr_pool_destroy(pool);
+}
+
 static void test_file_key(void)
 {
     cc_file_key_t k, k2, k3;
@@ -1507,16 +1540,16 @@ static void test_file_key(void)
     CHECK_U64(k.dev, st.st_dev);
     CHECK_U64(k.ino, st.st_ino);
     CHECK_INT(k.size, 10);
-    CHECK_INT(k.mtime_ns, (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
-    CHECK_INT(k.ctime_ns, (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
+    CHECK_INT(k.mtime, (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000);
+    CHECK_INT(k.ctime, (int64_t)st.st_ctim.tv_sec * 1000000 + st.st_ctim.tv_nsec / 1000);
     CHECK(cc_file_key_equal(&k, &k));
     CHECK_INT(cc_file_key_from_fd(fd, &k2), APR_SUCCESS);
     CHECK(cc_file_key_equal(&k, &k2));
     k3 = k; k3.dev++;      CHECK(!cc_file_key_equal(&k, &k3));
     k3 = k; k3.ino++;      CHECK(!cc_file_key_equal(&k, &k3));
     k3 = k; k3.size++;     CHECK(!cc_file_key_equal(&k, &k3));
-    k3 = k; k3.mtime_ns++; CHECK(!cc_file_key_equal(&k, &k3));
-    k3 = k; k3.ctime_ns++; CHECK(!cc_file_key_equal(&k, &k3));
+    k3 = k; k3.mtime++; CHECK(!cc_file_key_equal(&k, &k3));
+    k3 = k; k3.ctime++; CHECK(!cc_file_key_equal(&k, &k3));
 
     /* rewrite the same number of bytes, then put the old mtime back (as
      * cp -p, tar, rsync -t --inplace do): ctime still tells */
@@ -1526,10 +1559,10 @@ static void test_file_key(void)
     times[1] = st.st_mtim;
     REQUIRE(utimensat(AT_FDCWD, path, times, 0) == 0);
     CHECK_INT(cc_file_key_from_fd(fd, &k2), APR_SUCCESS);
-    CHECK_INT(k2.mtime_ns, k.mtime_ns);
+    CHECK_INT(k2.mtime, k.mtime);
     CHECK_INT(k2.size, k.size);
     CHECK_U64(k2.ino, k.ino);
-    CHECK(k2.ctime_ns > k.ctime_ns);
+    CHECK(k2.ctime > k.ctime);
     CHECK(!cc_file_key_equal(&k, &k2));
     close(fd);
 
@@ -1587,8 +1620,8 @@ static cc_file_key_t mk_key(uint64_t dev, uint64_t ino, int64_t size,
     k.dev = dev;
     k.ino = ino;
     k.size = size;
-    k.mtime_ns = mtime;
-    k.ctime_ns = ctime;
+    k.mtime = mtime;
+    k.ctime = ctime;
     return k;
 }
 
@@ -1602,8 +1635,8 @@ static void derive(const cc_file_key_t *k, cc_algo_e algo, cc_digest_t *d)
 
     h = mix(h ^ k->ino);
     h = mix(h ^ (uint64_t)k->size);
-    h = mix(h ^ (uint64_t)k->mtime_ns);
-    h = mix(h ^ (uint64_t)k->ctime_ns);
+    h = mix(h ^ (uint64_t)k->mtime);
+    h = mix(h ^ (uint64_t)k->ctime);
     h = mix(h ^ (uint64_t)algo);
     d->algo = algo;
     for (i = 0; i < 4; i++) {
@@ -1751,9 +1784,9 @@ static void test_table_store_lookup(void)
     v = k; v.dev ^= 1;      CHECK_INT(lookup_derived(t, &v, CC_ALGO_SHA1, SEC(11)), 0);
     v = k; v.ino ^= 1;      CHECK_INT(lookup_derived(t, &v, CC_ALGO_SHA1, SEC(11)), 0);
     v = k; v.size += 1;     CHECK_INT(lookup_derived(t, &v, CC_ALGO_SHA1, SEC(11)), 0);
-    v = k; v.mtime_ns += 1; CHECK_INT(lookup_derived(t, &v, CC_ALGO_SHA1, SEC(11)), 0);
-    v = k; v.ctime_ns += 1; CHECK_INT(lookup_derived(t, &v, CC_ALGO_SHA1, SEC(11)), 0);
-    v = k; v.ctime_ns -= 1000000000; CHECK_INT(lookup_derived(t, &v, CC_ALGO_SHA1, SEC(11)), 0);
+    v = k; v.mtime += 1; CHECK_INT(lookup_derived(t, &v, CC_ALGO_SHA1, SEC(11)), 0);
+    v = k; v.ctime += 1; CHECK_INT(lookup_derived(t, &v, CC_ALGO_SHA1, SEC(11)), 0);
+    v = k; v.ctime -= 1000000; CHECK_INT(lookup_derived(t, &v, CC_ALGO_SHA1, SEC(11)), 0);
     CHECK_INT(lookup_derived(t, &k, CC_ALGO_SHA256, SEC(11)), 0);
     CHECK_INT(lookup_derived(t, &k, CC_ALGO_MD5, SEC(11)), 0);
     CHECK_INT(lookup_derived(t, &k, CC_ALGO_XXH128, SEC(11)), 0);
@@ -1856,7 +1889,7 @@ static void test_table_many_keys(void)
         hits += r == 1;
         wrong += r < 0;
         /* a near-miss key must never hit */
-        k.ctime_ns++;
+        k.ctime++;
         wrong += lookup_derived(t, &k, all_algos[i % N_ALGOS], SEC(9000)) != 0;
     }
     cc_table_stats(t, &st);
@@ -2003,6 +2036,7 @@ static void test_table_clear(void)
 static cc_find_t find_how(cc_algo_e algo)
 {
     cc_find_t h;
+    memset(&h, 0, sizeof(h));
     h.algo = algo;
     h.max_size = INT64_MAX;
     h.now = apr_time_now();
@@ -2016,6 +2050,37 @@ static void digest_of_fd(int fd, cc_algo_e algo, cc_digest_t *d)
     if (cc_digest_fd(fd, algo, d, NULL) != APR_SUCCESS) {
         memset(d, 0xff, sizeof(*d));
     }
+}
+
+/* looked_up: the caller has already looked the key up and missed; the
+ * find must not count (or do) that lookup again. */
+static void test_find_looked_up(void)
+{
+    tbl_t tb;
+    cc_table_t *t = tbl_new(&tb, 64);
+    cc_table_stats_t st;
+    cc_file_key_t k;
+    cc_digest_t d;
+    cc_find_t how = find_how(CC_ALGO_SHA1);
+    apr_status_t err;
+    int fd = open_tmp(OLD_SMALL, O_RDONLY);
+
+    REQUIRE(t && fd >= 0);
+    wait_until_old(fd);
+    REQUIRE(cc_file_key_from_fd(fd, &k) == APR_SUCCESS);
+    CHECK_INT(cc_table_lookup(t, &k, CC_ALGO_SHA1, how.now, &d), 0);
+    how.looked_up = 1;
+    CHECK_INT(cc_find_digest(t, fd, &k, &how, &d, &err), CC_OUTCOME_MISS);
+    cc_table_stats(t, &st);
+    CHECK_U64(st.misses, 1);
+    CHECK_U64(st.hits, 0);
+    how.looked_up = 0;
+    CHECK_INT(cc_find_digest(t, fd, &k, &how, &d, &err), CC_OUTCOME_HIT);
+    cc_table_stats(t, &st);
+    CHECK_U64(st.misses, 1);
+    CHECK_U64(st.hits, 1);
+    close(fd);
+    tbl_free(&tb);
 }
 
 static void test_find_no_table(void)
@@ -2538,7 +2603,7 @@ static void stress_reader(struct stress *s, uint64_t seed)
         stress_key((int)(x % STRESS_KEYS), &k, &algo);
         if ((x >> 32) % 5 == 0) {
             /* a key nobody stores: a hit would be a misattribution */
-            k.ctime_ns += 1 + (int64_t)((x >> 40) % 3);
+            k.ctime += 1 + (int64_t)((x >> 40) % 3);
             if (lookup_derived(s->t, &k, algo, SEC(2000)) != 0) {
                 phantom++;
             }
@@ -2877,6 +2942,7 @@ static const struct test tests[] = {
     T(precond_no_etag),
     T(precond_date_with_trailing_junk),
     T(file_key),
+    T(file_key_from_finfo),
     T(table_create_reuse),
     T(table_store_lookup),
     T(table_counters),
@@ -2885,6 +2951,7 @@ static const struct test tests[] = {
     T(table_small),
     T(table_clear),
     T(find_no_table),
+    T(find_looked_up),
     T(find_miss_hit),
     T(find_uncached),
     T(find_too_large),
@@ -2926,6 +2993,11 @@ int main(int argc, char **argv)
     const char *tmp = getenv("TMPDIR");
     double start = mono_sec();
 
+    if (apr_initialize() != APR_SUCCESS) {
+        fprintf(stderr, "test_validators: apr_initialize failed\n");
+        return 2;
+    }
+    atexit(apr_terminate);
     opt_quick = env_flag("UNIT_QUICK");
     opt_xfail_bugs = env_flag("UNIT_XFAIL_BUGS");
     for (i = 1; i < argc; i++) {
