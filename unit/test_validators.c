@@ -2278,7 +2278,8 @@ static void *changer_main(void *arg)
     return NULL;
 }
 
-/* The file keeps growing while it is hashed: CHANGED, key updated. */
+/* The file keeps growing while it is hashed: CHANGED (or UNCACHED), key
+ * updated, nothing stored. */
 static void test_find_changed(void)
 {
     tbl_t tb;
@@ -2314,8 +2315,11 @@ static void test_find_changed(void)
         o = cc_find_digest(pass ? NULL : t, rfd, &k, &how, &d, &err);
         atomic_store(&c.stop, 1);
         pthread_join(th, NULL);
-        CHECK_MSG(o == CC_OUTCOME_CHANGED, "outcome %s, want changed",
-                  cc_outcome_name(o));
+        /* changed under both attempts, or (when the writer thread was
+         * not scheduled during the second, as under valgrind) hashed
+         * again but too freshly changed to keep: never stored */
+        CHECK_MSG(o == CC_OUTCOME_CHANGED || o == CC_OUTCOME_UNCACHED,
+                  "outcome %s, want changed or uncached", cc_outcome_name(o));
         CHECK_INT(err, APR_SUCCESS);
         CHECK(!cc_file_key_equal(&k, &k0));
         CHECK(k.size > k0.size);                 /* what fstat said since */
