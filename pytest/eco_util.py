@@ -39,6 +39,11 @@ def eco_log_conf(srv, name="eco_log"):
             % (ECO_LOG_FORMAT, os.path.join(srv.logs_dir, name)))
 
 
+def _request_order(entry):
+    m = re.match(r"r\d+-(\d+)$", entry.get("req_id") or "")
+    return int(m.group(1)) if m else float("inf")
+
+
 def _unescape(v):
     # mod_log_config writes " as \" and \ as \\ (ap_escape_logitem)
     v = re.sub(r'\\(["\\])', r"\1", v)
@@ -72,7 +77,10 @@ class EcoLog:
         return len(self.entries())
 
     def since(self, mark):
-        return self.entries()[mark:]
+        """Entries after `mark`, in the order the requests were sent: each
+        process writes its line when its response is done, so two children
+        can log out of order; the harness's request id says the order."""
+        return sorted(self.entries()[mark:], key=_request_order)
 
     def wait(self, pred, count=1, since=0, timeout=10):
         """Waits until at least `count` entries after `since` satisfy
