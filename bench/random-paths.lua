@@ -1,12 +1,16 @@
--- random-paths.lua: a wrk script for the working-set cell.  Every request
--- is a GET of a path drawn at random from a list, with that file's own
--- If-None-Match tag, so every answer should be a 304 (the module answers
--- 304 on a miss too: it hashes the file, then compares).
+-- random-paths.lua: a wrk script that requests paths drawn at random from
+-- a list: the benchmark's working-set cell and scripts/soak-memory.
 --
 --   wrk ... -s random-paths.lua URL -- LISTFILE SEED
 --
--- LISTFILE has one "path<TAB>tag" line per file.  The requests are
--- formatted once in init(), so request() is a table lookup.
+-- LISTFILE has one "path<TAB>If-None-Match value" line per request kind;
+-- an empty value makes a plain GET.  With each file's own tag every answer
+-- should be a 304 (the module answers 304 on a miss too: it hashes the
+-- file, then compares).  The requests are formatted once in init(), so
+-- request() is a table lookup.  The report is report.lua's.
+
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(here .. "report.lua")
 
 local reqs = {}
 local threads = 0
@@ -19,9 +23,13 @@ end
 function init(args)
    local list, seed = args[1], tonumber(args[2] or "1")
    for line in io.lines(list) do
-      local path, tag = line:match("^([^\t]+)\t(.+)$")
+      local path, inm = line:match("^([^\t]+)\t(.*)$")
       if path then
-         reqs[#reqs + 1] = wrk.format("GET", path, { ["If-None-Match"] = tag })
+         local h = {}
+         if inm ~= "" then
+            h["If-None-Match"] = inm
+         end
+         reqs[#reqs + 1] = wrk.format("GET", path, h)
       end
    end
    if #reqs == 0 then
@@ -33,15 +41,4 @@ end
 
 function request()
    return reqs[math.random(#reqs)]
-end
-
-done = function(summary, latency, requests)
-   local e = summary.errors
-   io.write(string.format(
-      'WRKJSON {"requests": %d, "bytes": %d, "duration_us": %d, ' ..
-      '"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d, ' ..
-      '"lat_p50_us": %d, "lat_p99_us": %d}\n',
-      summary.requests, summary.bytes, summary.duration,
-      e.connect, e.read, e.write, e.status, e.timeout,
-      latency:percentile(50), latency:percentile(99)))
 end

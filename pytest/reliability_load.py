@@ -924,7 +924,7 @@ def run_churn(url, directory, prefix, requests_total, clients=16, seed=None,
 
 def write_wrk_list(directory, prefix, out_path, revalidate_share=0.5,
                    hot=8, hot_weight=100, seed=1):
-    """The list for scripts/soak-memory.lua: "path<TAB>If-None-Match value"
+    """The list for bench/random-paths.lua: "path<TAB>If-None-Match value"
     lines (an empty value: a plain GET), a plain and (for a share of the
     files) a revalidating one per file; the first `hot` files (by name)
     `hot_weight` times each, so that the mix has hits as well as misses."""
