@@ -424,9 +424,12 @@ static void decide_cache_headers(request_rec *r, const dir_conf_t *conf,
     st->cache_control = cc;
 }
 
-/* Opens the file for the module's state and takes fstat of it. */
+/* Opens the file for the module's state and takes fstat of it: -1 when
+ * that fails, 1 when the key is not the one st had (httpd's stat saw
+ * another file: a deploy renamed one into place meanwhile), else 0. */
 static int open_file(request_rec *r, req_state_t *st)
 {
+    cc_file_key_t stat_key = st->key;
     core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
     apr_os_file_t fd;
     apr_status_t rv;
@@ -441,7 +444,7 @@ static int open_file(request_rec *r, req_state_t *st)
         st->file = NULL;
         st->failed = 1;
         bypass(r, rv, "cannot open the file");
-        return 0;
+        return -1;
     }
     apr_os_file_get(&fd, st->file);
     rv = cc_file_key_from_fd(fd, &st->key);
@@ -450,7 +453,7 @@ static int open_file(request_rec *r, req_state_t *st)
         st->file = NULL;
         st->failed = 1;
         bypass(r, rv, "no longer a regular file");
-        return 0;
+        return -1;
     }
     st->verified = 1;
     /* Everything said about the response comes from this descriptor. */
@@ -459,7 +462,7 @@ static int open_file(request_rec *r, req_state_t *st)
     r->finfo.ctime = st->key.ctime;
     r->finfo.inode = (apr_ino_t)st->key.ino;
     r->finfo.device = (apr_dev_t)st->key.dev;
-    return 1;
+    return !cc_file_key_equal(&stat_key, &st->key);
 }
 
 /* Could the answer be a 304 or 412, which need no descriptor?  Only
@@ -527,13 +530,12 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
     }
     else {
         if (!st->verified) {
-            cc_file_key_t stat_key = st->key;
-            if (!open_file(r, st)) {
+            switch (open_file(r, st)) {
+            case -1:
                 return 0;
-            }
-            /* another file than httpd's stat saw: look that one up */
-            if (!cc_file_key_equal(&stat_key, &st->key)) {
+            case 1:              /* another file: look that one up */
                 how.looked_up = 0;
+                break;
             }
         }
         apr_os_file_get(&fd, st->file);
@@ -598,7 +600,7 @@ static req_state_t *prepare(request_rec *r, const dir_conf_t *conf)
     st = apr_pcalloc(r->pool, sizeof(*st));
     ap_set_module_config(r->request_config, &condcache_module, st);
     if (cc_file_key_from_finfo(&r->finfo, &st->key) != APR_SUCCESS
-        && !open_file(r, st)) {
+        && open_file(r, st) < 0) {
         return NULL;
     }
     if (!find_tag(r, conf, st)) {
@@ -613,12 +615,12 @@ static req_state_t *prepare(request_rec *r, const dir_conf_t *conf)
  * renamed another into place meanwhile), finds the tag again. */
 static int verify(request_rec *r, const dir_conf_t *conf, req_state_t *st)
 {
-    cc_file_key_t stat_key = st->key;
+    int changed = open_file(r, st);
 
-    if (!open_file(r, st)) {
+    if (changed < 0) {
         return 0;
     }
-    if (cc_file_key_equal(&stat_key, &st->key) || conf_no_store(conf)) {
+    if (!changed || conf_no_store(conf)) {
         return 1;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
