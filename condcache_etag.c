@@ -78,12 +78,14 @@ int main(int argc, char **argv)
         }
         rv = cc_file_key_from_fd(fd, &key);
         if (rv == APR_SUCCESS) {
-            rv = cc_digest_fd(fd, algo, &digest, NULL);
+            rv = cc_digest_fd(fd, key.size, algo, &digest, NULL, NULL);
         }
         close(fd);
         if (rv != APR_SUCCESS) {
             fprintf(stderr, "condcache-etag: %s: %s\n", path,
-                    rv == APR_EINVAL ? "not a regular file" : strerror(rv));
+                    rv == APR_EINVAL ? "not a regular file"
+                    : rv == APR_INCOMPLETE ? "its length is not its size "
+                      "(changing, or not a disk file)" : strerror(rv));
             failed = 1;
             continue;
         }

@@ -518,6 +518,7 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
         set_note(r, st->outcome);
         return 1;
     }
+    memset(&how, 0, sizeof(how));       /* no cancel: hash to the end */
     how.algo = conf_algo(conf);
     how.max_size = conf_max_file_size(conf);
     how.now = r->request_time;
@@ -566,6 +567,8 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
         st->etag = tag && *tag ? tag : NULL;
         break;
     }
+    case CC_OUTCOME_CANCELLED:          /* not asked for here */
+        break;
     case CC_OUTCOME_ERROR:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
                       "reading %s to hash it failed; serving it "

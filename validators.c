@@ -12,7 +12,7 @@
  *
  *   +--------------------------------------------------------------+
  *   | header line: magic, layout version, entries, bytes, slot size |  64 B
- *   | writer lock: 0, or (pid << 32 | second it was taken)          |  64 B
+ *   | writer lock: 0, or (pid << 32 | monotonic second it was taken)|  64 B
  *   | counters: hits, misses, inserts, ... one per cache line       |  64 B each
  *   +--------------------------------------------------------------+
  *   | slot 0 | slot 1 | slot 2 | ...                  | slot n - 1 |  96 B each
@@ -21,9 +21,9 @@
  *   slot (12 words of 8 bytes, all C11 atomics):
  *     seq     sequence word: odd while a writer is inside the slot
  *     dev ino size mtime ctime                       the key
- *     meta    state (empty, ready, pending) | algorithm | owner pid
+ *     meta    state (empty, ready, pending) | algorithm | waited | owner pid
  *     check   32-bit hash of all the above and the digest   | used
- *     word[4] the digest; while pending: start time, owner token
+ *     word[4] the digest; while pending: monotonic start, owner token
  *
  * A key hashes to a home slot; its entry may sit in any of the CC_WINDOW
  * slots from there on (wrapping).  A lookup reads at most that window.
@@ -52,7 +52,8 @@
  *      even before and after, and check equal to the hash of the copy.
  *  I3  A ready slot's digest is the digest of bytes read from a descriptor
  *      whose fstat gave exactly the slot's key before and after hashing,
- *      and whose ctime was more than CC_RACY old when hashing ended.
+ *      which held exactly the key's size in bytes, and whose key was
+ *      settled (cc_key_settled()) when hashing ended.
  *  I4  Nobody waits on anything held by a dead process: the writer lock and
  *      pending entries carry their owner's pid and start time.
  *
@@ -74,12 +75,26 @@
  * pending entry whose owner is dead, or older than cc_abandon_budget(), is
  * taken over by the next comer.
  *
+ * A requester that goes away (the client closed the connection) stops
+ * hashing at the next CC_CANCEL_CHECK_BYTES unless its pending entry is
+ * marked as waited for: a waiter marks it under the lock when it first
+ * finds it.
+ *
+ * Clocks.  Lock stamps, pending start times and wait deadlines are read
+ * from CLOCK_MONOTONIC, one clock for all processes that never steps back;
+ * ages are signed, and a stamp from the future (another boot) is stale.
+ * Only the comparison of a file's ctime with the present uses the wall
+ * clock, since ctime is a wall-clock time.
+ *
  * Stale digests.  Timestamps come from a coarse clock: two rewrites of a
  * file within one tick can leave the same (size, mtime, ctime).  A digest
  * is therefore stored only when the file's ctime is at least CC_RACY in
- * the past (the "racy git" rule); a file changed more recently is hashed on
- * every request, by that request (there is no result to share), until it
- * settles.
+ * the past (the "racy git" rule), or CC_RACY_COARSE when the ctime has no
+ * sub-second part: such a filesystem keeps whole seconds (NFS, ext4 with
+ * 128-byte inodes) or 2-second ticks (FAT), and before Linux 6.13 the
+ * kernel's coarse clock can stamp a write made just after a tick with the
+ * tick before.  A file changed more recently is hashed on every request,
+ * by that request (there is no result to share), until it settles.
  */
 
 #define _GNU_SOURCE 1
@@ -235,14 +250,29 @@ void cc_digest_buffer(const void *data, apr_size_t len, cc_algo_e algo,
     hasher_free(&h);
 }
 
-apr_status_t cc_digest_fd(int fd, cc_algo_e algo, cc_digest_t *out,
-                          apr_uint64_t *bytes_read)
+/* pread() that retries on EINTR: the count read, or -1 with errno. */
+static ssize_t pread_retry(int fd, void *buf, size_t len, off_t offset)
+{
+    ssize_t n;
+
+    do {
+        n = pread(fd, buf, len, offset);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+apr_status_t cc_digest_fd(int fd, apr_int64_t size, cc_algo_e algo,
+                          cc_digest_t *out, apr_uint64_t *bytes_read,
+                          const cc_cancel_t *cancel)
 {
     hasher_t h;
     unsigned char *buf;
-    off_t offset = 0;
+    off_t offset = 0, next_check = CC_CANCEL_CHECK_BYTES;
     apr_status_t rv = APR_SUCCESS;
 
+    if (size < 0) {
+        return APR_EINVAL;
+    }
     buf = malloc(CC_READ_BLOCK);
     if (!buf) {
         return APR_ENOMEM;
@@ -252,21 +282,42 @@ apr_status_t cc_digest_fd(int fd, cc_algo_e algo, cc_digest_t *out,
         free(buf);
         return APR_EINVAL;
     }
-    /* sequential preads: the kernel's read-ahead needs no advice */
-    for (;;) {
-        ssize_t n = pread(fd, buf, CC_READ_BLOCK, offset);
+    /* Exactly `size` bytes, then one more read that must find the end:
+     * the tag must describe the bytes the response sends, which are
+     * Content-Length = size bytes.  Sequential preads: the kernel's
+     * read-ahead needs no advice. */
+    while (offset < size) {
+        apr_int64_t left = size - offset;
+        size_t want = left < CC_READ_BLOCK ? (size_t)left : CC_READ_BLOCK;
+        ssize_t n = pread_retry(fd, buf, want, offset);
+
         if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
             rv = errno;
             break;
         }
         if (n == 0) {
+            rv = APR_INCOMPLETE;            /* shorter than its size */
             break;
         }
         hasher_update(&h, buf, (apr_size_t)n);
         offset += n;
+        if (cancel && cancel->keep_going && offset >= next_check
+            && offset < size) {
+            next_check = offset + CC_CANCEL_CHECK_BYTES;
+            if (!cancel->keep_going(cancel->arg)) {
+                rv = ECANCELED;
+                break;
+            }
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        ssize_t n = pread_retry(fd, buf, 1, offset);
+        if (n < 0) {
+            rv = errno;
+        }
+        else if (n > 0) {
+            rv = APR_INCOMPLETE;            /* longer than its size */
+        }
     }
     if (bytes_read) {
         *bytes_read += (apr_uint64_t)offset;
@@ -686,7 +737,15 @@ int cc_file_key_equal(const cc_file_key_t *a, const cc_file_key_t *b)
 #define CC_WINDOW          8        /* slots a key may live in */
 #define CC_READ_RETRIES    3        /* copies a reader tries per slot */
 #define CC_LOCK_STALE_SEC  10       /* a lock held this long is taken over */
+/* How long a writer tries for the lock: a request storing a digest gives
+ * up soon (the store is best effort), one that must remove or fill its
+ * own pending entry, which others wait on, or clear the table, holds on. */
+#define CC_LOCK_PATIENCE_MS         5
+#define CC_LOCK_PATIENCE_FINISH_MS  1000
+/* Digests are stored only for files whose ctime is this old (see "Stale
+ * digests" above); in whole seconds, the ctime of a coarse filesystem. */
 #define CC_RACY            apr_time_from_sec(1)
+#define CC_RACY_COARSE     apr_time_from_sec(3)
 
 enum { SLOT_EMPTY = 0, SLOT_READY = 1, SLOT_PENDING = 2 };
 
@@ -740,6 +799,8 @@ struct cc_table_t {
 #define SLOT_PID(meta)    ((pid_t)((meta) >> 32))
 #define SLOT_META(state, algo, pid) \
     ((uint64_t)(state) | ((uint64_t)(algo) << 8) | ((uint64_t)(uint32_t)(pid) << 32))
+/* On a pending entry: somebody waits for its digest. */
+#define SLOT_WAITED       (UINT64_C(1) << 16)
 
 static void count(cc_table_t *t, int which, uint64_t n)
 {
@@ -874,9 +935,28 @@ static void copy_set_key(slot_copy_t *c, const cc_file_key_t *key)
     c->ctime = (uint64_t)key->ctime;
 }
 
-static uint32_t now_sec(void)
+/* Time between processes is measured on CLOCK_MONOTONIC, which on Linux
+ * is one clock for the whole system and never steps back, whatever NTP or
+ * a resumed VM does to the wall clock.  In microseconds. */
+static apr_time_t mono_now(void)
 {
-    return (uint32_t)time(NULL);
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_time_t)ts.tv_sec * APR_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+static uint32_t mono_sec(void)
+{
+    return (uint32_t)(mono_now() / APR_USEC_PER_SEC);
+}
+
+/* Seconds from `then` to `now`, both mono_sec() values, as a signed
+ * number: negative only for a stamp of another boot (or a wrap after 136
+ * years), which no live writer can hold. */
+static int64_t mono_age(uint32_t now, uint32_t then)
+{
+    return (int64_t)now - (int64_t)then;
 }
 
 static int process_is_dead(pid_t pid)
@@ -888,12 +968,13 @@ static int process_is_dead(pid_t pid)
  * microsecond, so contention is short and a long hold means trouble (I4). */
 static int writer_lock(cc_table_t *t, int patience_ms, uint64_t *token)
 {
-    uint64_t mine = ((uint64_t)(uint32_t)getpid() << 32) | now_sec();
+    uint64_t mine = ((uint64_t)(uint32_t)getpid() << 32) | mono_sec();
     struct timespec nap = { 0, 50000 };
     int round;
 
     for (round = 0; ; round++) {
         uint64_t cur = atomic_load_explicit(&t->writer, memory_order_relaxed);
+        int64_t age;
 
         if (cur == 0) {
             if (atomic_compare_exchange_weak_explicit(&t->writer, &cur, mine,
@@ -903,7 +984,8 @@ static int writer_lock(cc_table_t *t, int patience_ms, uint64_t *token)
             }
             continue;
         }
-        if ((uint32_t)(now_sec() - (uint32_t)cur) > CC_LOCK_STALE_SEC
+        age = mono_age(mono_sec(), (uint32_t)cur);
+        if (age > CC_LOCK_STALE_SEC || age < 0
             || process_is_dead((pid_t)(cur >> 32))) {
             if (atomic_compare_exchange_strong_explicit(&t->writer, &cur, mine,
                     memory_order_acquire, memory_order_relaxed)) {
@@ -1033,12 +1115,13 @@ static apr_time_t wait_budget(apr_int64_t size)
     return b < apr_time_from_sec(30) ? b : apr_time_from_sec(30);
 }
 
-static int pending_abandoned(const slot_copy_t *c, apr_time_t now)
+/* A pending entry's word[0] is the mono_now() its owner started at. */
+static int pending_abandoned(const slot_copy_t *c, apr_time_t mono)
 {
-    apr_time_t started = (apr_time_t)c->word[0];
+    apr_time_t age = mono - (apr_time_t)c->word[0];
 
-    return process_is_dead(SLOT_PID(c->meta))
-        || now - started > abandon_budget((apr_int64_t)c->size);
+    return process_is_dead(SLOT_PID(c->meta)) || age < 0
+        || age > abandon_budget((apr_int64_t)c->size);
 }
 
 /* What is in a window, for a writer holding the lock. */
@@ -1051,11 +1134,12 @@ typedef struct {
 } window_scan_t;
 
 static void scan_window(cc_table_t *t, uint32_t home, const cc_file_key_t *key,
-                        cc_algo_e algo, apr_time_t now, window_scan_t *w)
+                        cc_algo_e algo, window_scan_t *w)
 {
     unsigned i;
     int best_rank = -1;
     uint32_t best_used = 0;
+    apr_time_t mono = 0;
 
     w->found = -1;
     w->victim = -1;
@@ -1084,7 +1168,10 @@ static void scan_window(cc_table_t *t, uint32_t home, const cc_file_key_t *key,
                 rank = 4;
             }
             else if (state == SLOT_PENDING) {
-                rank = pending_abandoned(&c, now) ? 3 : 0;
+                if (!mono) {
+                    mono = mono_now();
+                }
+                rank = pending_abandoned(&c, mono) ? 3 : 0;
             }
             else if (c.ino == key->ino && c.dev == key->dev
                      && SLOT_ALGO(c.meta) == (unsigned)algo) {
@@ -1154,7 +1241,7 @@ static int store_locked(cc_table_t *t, const cc_file_key_t *key,
     slot_copy_t c;
     int idx, old;
 
-    scan_window(t, home, key, digest->algo, now, &w);
+    scan_window(t, home, key, digest->algo, &w);
     if (w.found >= 0 && w.found_state == SLOT_READY) {
         return 1;                   /* someone stored it meanwhile */
     }
@@ -1180,7 +1267,8 @@ int cc_table_store(cc_table_t *t, const cc_file_key_t *key,
     uint64_t token;
     int stored;
 
-    if (!algo_valid(digest->algo) || !writer_lock(t, 5, &token)) {
+    if (!algo_valid(digest->algo)
+        || !writer_lock(t, CC_LOCK_PATIENCE_MS, &token)) {
         return 0;
     }
     stored = store_locked(t, key, digest, now);
@@ -1193,7 +1281,7 @@ void cc_table_clear(cc_table_t *t)
     uint64_t token;
     uint32_t i;
 
-    if (!writer_lock(t, 1000, &token)) {
+    if (!writer_lock(t, CC_LOCK_PATIENCE_FINISH_MS, &token)) {
         return;
     }
     for (i = 0; i < t->entries; i++) {
@@ -1240,8 +1328,9 @@ typedef struct {
 } claim_t;
 
 /* Under the lock: the digest if someone has it, a wait if someone is
- * hashing it, or a pending entry of our own (tracked, when the table can
- * take one). */
+ * hashing it (the entry is then marked as waited for), or a pending entry
+ * of our own (tracked, when the table can take one).  `now` is for the
+ * last-use hint. */
 static begin_e table_begin(cc_table_t *t, const cc_file_key_t *key,
                            cc_algo_e algo, apr_time_t now, cc_digest_t *out,
                            claim_t *claim)
@@ -1252,17 +1341,22 @@ static begin_e table_begin(cc_table_t *t, const cc_file_key_t *key,
     int idx, old;
 
     claim->tracked = 0;
-    if (!writer_lock(t, 5, &lock)) {
+    if (!writer_lock(t, CC_LOCK_PATIENCE_MS, &lock)) {
         return BEGIN_OWNER;
     }
     claim->home = home_slot(t, key);
-    scan_window(t, claim->home, key, algo, now, &w);
+    scan_window(t, claim->home, key, algo, &w);
     if (w.found >= 0 && w.found_state == SLOT_READY) {
         writer_unlock(t, lock);
         copy_get_digest(&w.found_copy, algo, out);
         return BEGIN_HIT;
     }
-    if (w.found >= 0 && !pending_abandoned(&w.found_copy, now)) {
+    if (w.found >= 0 && !pending_abandoned(&w.found_copy, mono_now())) {
+        if (!(w.found_copy.meta & SLOT_WAITED)) {
+            c = w.found_copy;
+            c.meta |= SLOT_WAITED;
+            window_put(t, claim->home, w.found, SLOT_PENDING, &c);
+        }
         writer_unlock(t, lock);
         return BEGIN_WAIT;
     }
@@ -1272,7 +1366,7 @@ static begin_e table_begin(cc_table_t *t, const cc_file_key_t *key,
         memset(&c, 0, sizeof(c));
         copy_set_key(&c, key);
         c.meta = SLOT_META(SLOT_PENDING, algo, getpid());
-        c.word[0] = (uint64_t)now;
+        c.word[0] = (uint64_t)mono_now();
         c.word[1] = atomic_fetch_add_explicit(&t->counters[C_TOKENS].value, 1,
                                               memory_order_relaxed) + 1;
         c.used = (uint32_t)apr_time_sec(now);
@@ -1287,6 +1381,18 @@ static begin_e table_begin(cc_table_t *t, const cc_file_key_t *key,
     }
     writer_unlock(t, lock);
     return BEGIN_OWNER;
+}
+
+/* Is our pending entry still ours, and does somebody wait for it?  A
+ * lock-free read: a torn or busy copy counts as "nobody waits". */
+static int claim_waited(cc_table_t *t, const claim_t *claim)
+{
+    slot_copy_t c;
+
+    return claim->tracked
+        && slot_read(slot_at(t, claim->home, (unsigned)claim->idx), &c)
+        && SLOT_STATE(c.meta) == SLOT_PENDING && c.word[1] == claim->token
+        && (c.meta & SLOT_WAITED);
 }
 
 /* Replaces our pending entry with the digest, or removes it when there is
@@ -1305,7 +1411,7 @@ static void table_finish(cc_table_t *t, const claim_t *claim,
         return;
     }
     /* Patient: waiters depend on this entry going away. */
-    if (!writer_lock(t, 1000, &lock)) {
+    if (!writer_lock(t, CC_LOCK_PATIENCE_FINISH_MS, &lock)) {
         return;
     }
     if (slot_read(slot_at(t, claim->home, (unsigned)claim->idx), &c)
@@ -1344,17 +1450,53 @@ static const char *const outcome_names[] = {
     [CC_OUTCOME_BUSY] = "busy",
     [CC_OUTCOME_TOO_LARGE] = "too-large",
     [CC_OUTCOME_ERROR] = "error",
+    [CC_OUTCOME_CANCELLED] = "cancelled",
 };
 
 const char *cc_outcome_name(cc_outcome_e o)
 {
-    if ((unsigned)o < sizeof(outcome_names) / sizeof(outcome_names[0])) {
+    if ((unsigned)o < sizeof(outcome_names) / sizeof(outcome_names[0])
+        && outcome_names[o]) {
         return outcome_names[o];
     }
     return "unknown";
 }
 
+int cc_key_settled(const cc_file_key_t *key, apr_time_t now)
+{
+    apr_uint64_t age;
+
+    if (key->ctime > now) {
+        return 0;                 /* changed "in the future": clock skew */
+    }
+    /* unsigned: no overflow whatever the two times are */
+    age = (apr_uint64_t)now - (apr_uint64_t)key->ctime;
+    /* A ctime in whole seconds comes from a filesystem that keeps no
+     * finer time (FAT: 2 s ticks; NFS, ext4 with 128-byte inodes: 1 s),
+     * whose tick may also be stamped late by the kernel's coarse clock. */
+    return age >= (apr_uint64_t)(key->ctime % APR_USEC_PER_SEC == 0
+                                 ? CC_RACY_COARSE : CC_RACY);
+}
+
 #define CC_HASH_ATTEMPTS 2   /* a file that changes under us: hash again once */
+
+/* Whether a hash goes on: while its requester is there, or, once it has
+ * gone, while other processes wait for the result. */
+typedef struct {
+    cc_table_t        *t;
+    const claim_t     *claim;
+    const cc_cancel_t *requester;
+} find_cancel_t;
+
+static int find_keep_going(void *arg)
+{
+    const find_cancel_t *fc = arg;
+
+    if (fc->requester->keep_going(fc->requester->arg)) {
+        return 1;
+    }
+    return fc->t && claim_waited(fc->t, fc->claim);
+}
 
 cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
                             const cc_find_t *how, cc_digest_t *out,
@@ -1374,6 +1516,8 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
     }
     for (;;) {
         claim_t claim = { 0, 0, 0, 0 };
+        find_cancel_t fc = { t, &claim, &how->cancel };
+        cc_cancel_t cancel = { find_keep_going, &fc };
         cc_file_key_t after;
         apr_uint64_t bytes = 0;
         apr_status_t rv;
@@ -1381,21 +1525,24 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
         if (key->size > how->max_size) {
             return CC_OUTCOME_TOO_LARGE;
         }
-        /* A file changed within the last CC_RACY will not be stored:
-         * waiting for another process's hash of it would gain nothing. */
-        if (t && apr_time_now() - key->ctime >= CC_RACY) {
-            begin_e b = table_begin(t, key, how->algo, apr_time_now(), out,
-                                    &claim);
+        /* A file changed too recently will not be stored: waiting for
+         * another process's hash of it would gain nothing. */
+        if (t && cc_key_settled(key, apr_time_now())) {
+            begin_e b = table_begin(t, key, how->algo, how->now, out, &claim);
             if (b == BEGIN_HIT) {
                 return waited ? CC_OUTCOME_SHARED : CC_OUTCOME_HIT;
             }
             if (b == BEGIN_WAIT) {
+                if (how->cancel.keep_going
+                    && !how->cancel.keep_going(how->cancel.arg)) {
+                    return CC_OUTCOME_CANCELLED;   /* nobody to wait for */
+                }
                 if (!waited) {
                     waited = 1;
                     count(t, C_WAITS, 1);
-                    deadline = apr_time_now() + wait_budget(key->size);
+                    deadline = mono_now() + wait_budget(key->size);
                 }
-                if (apr_time_now() > deadline) {
+                if (mono_now() > deadline) {
                     return CC_OUTCOME_BUSY;
                 }
                 nanosleep(&nap, NULL);
@@ -1406,26 +1553,34 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
             }
         }
 
-        rv = cc_digest_fd(fd, how->algo, out, &bytes);
+        rv = cc_digest_fd(fd, key->size, how->algo, out, &bytes,
+                          how->cancel.keep_going ? &cancel : NULL);
         if (t) {
             count(t, C_FILES_HASHED, 1);
             count(t, C_BYTES_HASHED, bytes);
         }
-        if (rv == APR_SUCCESS) {
-            rv = cc_file_key_from_fd(fd, &after);
+        if (rv == APR_SUCCESS || rv == APR_INCOMPLETE) {
+            apr_status_t srv = cc_file_key_from_fd(fd, &after);
+            if (srv != APR_SUCCESS) {
+                rv = srv;
+            }
         }
-        if (rv != APR_SUCCESS) {
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
             if (t) {
-                table_finish(t, &claim, key, how->algo, NULL, apr_time_now());
+                table_finish(t, &claim, key, how->algo, NULL, how->now);
+            }
+            if (rv == ECANCELED) {
+                return CC_OUTCOME_CANCELLED;
             }
             *err = rv;
             return CC_OUTCOME_ERROR;
         }
-        if (!cc_file_key_equal(key, &after)) {
-            /* The bytes we read may mix two versions.  Give up the old
-             * key's entry and hash the file as it is now. */
+        if (rv == APR_INCOMPLETE || !cc_file_key_equal(key, &after)) {
+            /* The bytes we read may mix two versions, or are not the
+             * `size` bytes a response would send.  Give up the old key's
+             * entry and hash the file as it is now. */
             if (t) {
-                table_finish(t, &claim, key, how->algo, NULL, apr_time_now());
+                table_finish(t, &claim, key, how->algo, NULL, how->now);
             }
             *key = after;
             if (++attempts < CC_HASH_ATTEMPTS) {
@@ -1433,15 +1588,15 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
             }
             return CC_OUTCOME_CHANGED;
         }
-        if (apr_time_now() - after.ctime < CC_RACY) {
+        if (!cc_key_settled(&after, apr_time_now())) {
             if (t) {
-                table_finish(t, &claim, key, how->algo, NULL, apr_time_now());
+                table_finish(t, &claim, key, how->algo, NULL, how->now);
                 count(t, C_UNCACHED, 1);
             }
             return CC_OUTCOME_UNCACHED;
         }
         if (t) {
-            table_finish(t, &claim, key, how->algo, out, apr_time_now());
+            table_finish(t, &claim, key, how->algo, out, how->now);
         }
         return CC_OUTCOME_MISS;
     }

@@ -51,12 +51,29 @@ const char *cc_algo_name(cc_algo_e algo);
 /* The digest length of `algo` in bytes, 0 for CC_ALGO_NONE. */
 apr_size_t cc_algo_size(cc_algo_e algo);
 
-/* Hashes the whole file behind `fd` from offset 0 to end of file with
+/* Asked between blocks while a file is hashed: 0 to stop (the hash is
+ * abandoned), non-zero to go on.  NULL: never stop. */
+typedef int (*cc_keep_going_fn)(void *arg);
+
+typedef struct {
+    cc_keep_going_fn keep_going;
+    void            *arg;
+} cc_cancel_t;
+
+/* Bytes hashed between two calls of a cc_cancel_t's keep_going. */
+#define CC_CANCEL_CHECK_BYTES  (16 * 1024 * 1024)
+
+/* Hashes exactly the `size` bytes that fstat() gave for the file behind
+ * `fd` (size is what the response will say and send), from offset 0 with
  * pread(), so the descriptor's offset is untouched, in fixed-size blocks.
  * Adds the count of bytes read to *bytes_read when it is not NULL (also on
- * failure).  Returns APR_SUCCESS or the errno of the failing read. */
-apr_status_t cc_digest_fd(int fd, cc_algo_e algo, cc_digest_t *out,
-                          apr_uint64_t *bytes_read);
+ * failure).  Returns APR_SUCCESS; APR_INCOMPLETE when the file does not
+ * hold exactly `size` bytes (it ends early, or has more: files in /proc,
+ * some FUSE and network files, or a file being rewritten); ECANCELED when
+ * `cancel` said stop; or the errno of the failing read. */
+apr_status_t cc_digest_fd(int fd, apr_int64_t size, cc_algo_e algo,
+                          cc_digest_t *out, apr_uint64_t *bytes_read,
+                          const cc_cancel_t *cancel);
 
 /* Same, for a buffer in memory. */
 void cc_digest_buffer(const void *data, apr_size_t len, cc_algo_e algo,
@@ -136,7 +153,7 @@ cc_precond_e cc_evaluate_preconditions(const cc_precond_t *p);
  * rsync -t --inplace) still changes it.  Times are in microseconds, as APR
  * keeps them, so that httpd's own stat of the file (r->finfo) gives the
  * same key as an fstat: finer is not needed, since no digest is stored for
- * a file whose ctime is less than a second old, and any later write moves
+ * a file whose ctime is not settled (below), and any later write moves
  * ctime by more than that. */
 typedef struct {
     apr_uint64_t dev;
@@ -157,6 +174,12 @@ apr_status_t cc_file_key_from_finfo(const apr_finfo_t *finfo,
                                     cc_file_key_t *key);
 
 int cc_file_key_equal(const cc_file_key_t *a, const cc_file_key_t *b);
+
+/* Is the file old enough (by its ctime, against the wall-clock `now`) for
+ * its digest to be stored?  At least 1 s, or 3 s when the ctime has no
+ * sub-second part (a filesystem with whole-second or 2-second stamps):
+ * until then a rewrite of the same size could still get the same key. */
+int cc_key_settled(const cc_file_key_t *key, apr_time_t now);
 
 /* ------------------------------------------------------------------ */
 /* The shared table                                                    */
@@ -223,7 +246,10 @@ typedef enum {
     CC_OUTCOME_CHANGED,     /* the file kept changing while being hashed: no digest */
     CC_OUTCOME_BUSY,        /* another process took too long to hash it: no digest */
     CC_OUTCOME_TOO_LARGE,   /* bigger than the limit: not hashed, no digest */
-    CC_OUTCOME_ERROR        /* a read failed: no digest; see *err */
+    CC_OUTCOME_ERROR,       /* a read failed: no digest; see *err */
+    CC_OUTCOME_CANCELLED    /* the requester went away: its hash, which
+                               nobody else waited for, was abandoned, or
+                               its wait for another's hash ended */
 } cc_outcome_e;
 
 /* A short lower-case word for logs and the request note. */
@@ -235,11 +261,15 @@ typedef struct {
     apr_time_t   now;          /* the request time */
     int          looked_up;    /* the caller has just looked this key up
                                   and missed: do not look (and count) again */
+    cc_cancel_t  cancel;       /* keep_going: is the requester still there?
+                                  (NULL: always) */
 } cc_find_t;
 
 /* Finds or computes the digest of the open regular file `fd`, whose fstat
  * the caller took as *key.  On CC_OUTCOME_HIT, MISS, SHARED and UNCACHED
- * *out holds the digest of the bytes behind `fd`.  When the file changed
+ * *out holds the digest of the key->size bytes behind `fd`.  A hash whose
+ * requester goes away (how->cancel) is abandoned unless another process
+ * waits for it.  When the file changed
  * while it was hashed, *key is updated to what fstat says now (so the
  * caller's Content-Length and Last-Modified describe the file it serves).
  * `t` may be NULL (no table: always hash, never store). */

@@ -112,7 +112,7 @@ static int cmd_digest(const char *algo_name, const char *path, int passes)
     }
     for (i = 0; i < passes; i++) {
         double t0 = now_s();
-        if (cc_digest_fd(fd, algo, &d, NULL) != APR_SUCCESS) {
+        if (cc_digest_fd(fd, size, algo, &d, NULL, NULL) != APR_SUCCESS) {
             fprintf(stderr, "hashbench: cc_digest_fd failed\n");
             return 1;
         }
