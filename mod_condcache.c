@@ -2,55 +2,71 @@
  * remembered in shared memory, with per-directory Cache-Control.
  *
  * This file is the httpd glue: directives, configuration merging, hooks
- * and the status handler.  What a tag is, how lists of tags match, how
+ * and the status page.  What a tag is, how lists of tags match, how
  * preconditions are evaluated and the shared table live in validators.c,
  * which knows nothing of requests.
  *
- * Request flow for a GET or HEAD of a regular file in a "CondCache On"
- * scope, with no handler of its own:
+ * THE RULE: DO NO HARM
+ * The module produces a response only where, without it, core's default
+ * handler would have sent the file verbatim; that response differs from
+ * core's only in ETag, Cache-Control/Expires and the "condcache" note.
+ * Everything else is left to httpd, byte for byte.  Hence:
  *
- *   fixups (LAST,      find the tag and decide the directory's Cache-
- *   after mod_include) Control; keep it all with the request.  Nothing is
- *                      sent or set yet.  A conditional request looks the
- *                      table up with the key of httpd's own stat
- *                      (r->finfo), after checking that this process may
- *                      read the file; anything else opens the file, takes
- *                      fstat of the descriptor, and looks that key up or
- *                      hashes that descriptor (one process per file at a
- *                      time).
- *   other handlers     CGI, PHP, server-status, ... claim what is theirs.
- *   handler            (REALLY_LAST, before core's default handler) RFC
- *                      9110 preconditions.  A 304 or 412 needs no
- *                      descriptor: a revalidation that hits the table opens
- *                      nothing, which is cheaper than core, whose handler
- *                      opens the file even for a 304.  A body needs the
- *                      descriptor; if it was not opened yet and turns out
- *                      to be another file than httpd's stat saw (a deploy
- *                      renamed one into place), the tag is found again and
- *                      the preconditions evaluated again for it.  Then
- *                      Last-Modified, ETag, Accept-Ranges, Content-Length
- *                      from that fstat, the Cache-Control, and the
- *                      descriptor as a file bucket: sendfile/mmap and the
- *                      byte-range filter (206, If-Range, 416) work as for
- *                      core.  Where compression filters run, a 304 goes
- *                      down the filters with the file too, as a HEAD does,
- *                      so mod_deflate and mod_brotli give it the ETag suffix
- *                      and Vary they gave the 200; the HTTP header filter
- *                      drops the body unread.
+ *   - The handler runs after every other handler: at REALLY_LAST - 1
+ *     (after mod_dialup's, which shares that order), with no successor
+ *     list (core.c registers two handlers, its h2c upgrade handler
+ *     REALLY_FIRST and its default handler REALLY_LAST; a successor list
+ *     naming core.c would sort this one before both).
+ *     Handlers chosen by content type (AddType application/x-httpd-php,
+ *     x-httpd-cgi with ExecCGI, type-maps, send-as-is, Action) have run
+ *     and claimed their files by then.
+ *   - It stands aside (the "bypass" note) for subrequests, methods other
+ *     than GET/HEAD, error documents, anything but a regular file, path
+ *     info, a handler name other than core's, a response a module marked
+ *     no_local_copy, a WebDAV scope (mod_dav's getetag and its If-Match
+ *     checks use core's tag), ContentDigest On (core's Content-MD5), and
+ *     an output filter it does not know to keep the bytes (mod_include,
+ *     mod_substitute, mod_sed, mod_ext_filter, mod_charset_lite, ...):
+ *     the tag must describe the bytes of the response that carries it.
+ *   - "FileETag None" in scope is honoured: no ETag, nothing hashed.
+ *   - A 304 or 412 is answered as core's default handler answers it: the
+ *     status set on the request and an empty body down the filter chain,
+ *     never through ErrorDocument.
  *
- * Response headers are set by the handler, not the fixup, so that a request
- * another handler claims after all (a PHP file mapped by AddType, say) gets
- * none of them.  Requests the fixup did not prepare (a DirectoryIndex page
- * reached by mod_dir's internal fast redirect) are prepared by the handler.
- * Left to httpd: subrequests (mod_autoindex looks up every file of a
- * listing with one, and those must not hash anything), pages that
- * mod_include will rewrite, and responses a module marked no_local_copy.
+ * Request flow for a GET or HEAD the module serves (the handler):
+ *
+ *   1. The tag: a conditional request looks the table up with the key of
+ *      httpd's own stat (r->finfo), after checking that this process may
+ *      read the file; anything else opens the file, takes fstat of the
+ *      descriptor, and looks that key up or hashes exactly fstat's size
+ *      of that descriptor (one process per file at a time; a hash whose
+ *      client has gone is abandoned unless another process waits for it).
+ *   2. RFC 9110 preconditions.  A 304 or 412 needs no descriptor: a
+ *      revalidation that hits the table opens nothing.  A body needs the
+ *      descriptor; if it turns out to be another file than httpd's stat
+ *      saw (a deploy renamed one into place), the tag is found again and
+ *      the preconditions evaluated again for it.  A coding suffix on a
+ *      client's tag ("-gzip", "-br") matches only where that coding can be
+ *      applied to this response.
+ *   3. Last-Modified, ETag, Accept-Ranges, Content-Length from that
+ *      fstat, the directory's Cache-Control, and the descriptor as a file
+ *      bucket: sendfile/mmap and the byte-range filter (206, If-Range,
+ *      416) work as for core.  Where compression filters run, a 304 goes
+ *      down the filters with the file, as a HEAD does, so mod_deflate and
+ *      mod_brotli give it the ETag suffix and Vary they gave the 200; the
+ *      HTTP header filter drops the body unread.
  *
  * The table is created in post_config (not in the first, dry run) in
  * anonymous shared memory that the children inherit.  It is kept in
  * retained data on the process pool, so a graceful restart keeps its
  * contents when CondCacheEntries did not change.
+ *
+ * The status page is served only where the server configuration says
+ * "CondCacheStatus On": its counters are server-wide, and a .htaccess
+ * (which could name any handler) must not be able to publish them.
  */
+
+#define _GNU_SOURCE 1   /* RTLD_DEFAULT */
 
 #include "httpd.h"
 #include "http_config.h"
@@ -65,16 +81,16 @@
 #include "apr_shm.h"
 #include "apr_strings.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "validators.h"
 
 module AP_MODULE_DECLARE_DATA condcache_module;
-
-APLOG_USE_MODULE(condcache);
 
 #define CONDCACHE_NOTE            "condcache"
 #define CONDCACHE_STATUS_HANDLER  "condcache-status"
@@ -86,6 +102,9 @@ APLOG_USE_MODULE(condcache);
 #define MAX_MAX_AGE               APR_INT64_C(2147483647)    /* 2^31 - 1 */
 #define MAX_MAX_FILE_SIZE         (APR_INT64_C(1) << 62)
 
+/* core.c's values of core_dir_config.content_md5 (not in a header) */
+#define CORE_CONTENT_MD5_ON       1
+
 /* ------------------------------------------------------------------ */
 /* Configuration                                                       */
 
@@ -96,6 +115,8 @@ typedef struct {
     int         no_store;         /* UNSET, 0, 1 */
     apr_int64_t max_age;          /* UNSET, or seconds */
     apr_int64_t max_file_size;    /* UNSET, or bytes */
+    int         max_file_size_lowers; /* set in .htaccess: may only lower */
+    int         status_page;      /* UNSET, 0, 1; never from .htaccess */
 } dir_conf_t;
 
 typedef struct {
@@ -113,6 +134,12 @@ static cc_table_t *table;
 
 static ap_filter_rec_t *not_modified_filter;
 
+/* mod_dav's "which provider serves this request" (NULL: DAV is off), when
+ * mod_dav is loaded.  Looked up by name after every module is loaded, so
+ * that this module neither needs mod_dav nor depends on the load order. */
+typedef const char *(*dav_provider_name_fn)(request_rec *r);
+static dav_provider_name_fn dav_provider_name;
+
 static void *create_dir_conf(apr_pool_t *p, char *dir)
 {
     dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
@@ -124,10 +151,16 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     c->no_store = UNSET;
     c->max_age = UNSET;
     c->max_file_size = UNSET;
+    c->status_page = UNSET;
     return c;
 }
 
 #define MERGED(field, unset) (add->field != (unset) ? add->field : base->field)
+
+static apr_int64_t effective_max_file_size(const dir_conf_t *c)
+{
+    return c->max_file_size != UNSET ? c->max_file_size : DEFAULT_MAX_FILE_SIZE;
+}
 
 static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
@@ -140,6 +173,13 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->no_store = MERGED(no_store, UNSET);
     c->max_age = MERGED(max_age, UNSET);
     c->max_file_size = MERGED(max_file_size, UNSET);
+    c->max_file_size_lowers = 0;
+    if (add->max_file_size != UNSET && add->max_file_size_lowers
+        && add->max_file_size > effective_max_file_size(base)) {
+        /* a tenant may lower the limit the server set, never raise it */
+        c->max_file_size = effective_max_file_size(base);
+    }
+    c->status_page = MERGED(status_page, UNSET);
     return c;
 }
 
@@ -162,11 +202,6 @@ static cc_algo_e conf_algo(const dir_conf_t *c)
     return c->algo != CC_ALGO_NONE ? c->algo : CC_ALGO_SHA1;
 }
 
-static apr_int64_t conf_max_file_size(const dir_conf_t *c)
-{
-    return c->max_file_size != UNSET ? c->max_file_size : DEFAULT_MAX_FILE_SIZE;
-}
-
 /* A whole decimal number from min to max, nothing else around it. */
 static int parse_number(const char *arg, apr_int64_t min, apr_int64_t max,
                         apr_int64_t *out)
@@ -184,6 +219,12 @@ static int parse_number(const char *arg, apr_int64_t min, apr_int64_t max,
     }
     *out = v;
     return 1;
+}
+
+/* Is the directive being read from a .htaccess file? */
+static int in_htaccess(cmd_parms *cmd)
+{
+    return ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL;
 }
 
 /* On or Off, and nothing else: AP_INIT_FLAG would let "CondCache On Off"
@@ -238,6 +279,7 @@ static const char *set_max_file_size(cmd_parms *cmd, void *dconf,
         return apr_psprintf(cmd->pool, "%s takes a positive number of bytes, "
                             "not '%s'", cmd->cmd->name, arg);
     }
+    c->max_file_size_lowers = in_htaccess(cmd);
     return NULL;
 }
 
@@ -285,12 +327,14 @@ static const char *set_entries(cmd_parms *cmd, void *dconf, const char *arg)
 typedef struct {
     apr_file_t   *file;       /* the descriptor hashed and served, or NULL */
     int           verified;   /* key, tag and headers are the descriptor's */
-    int           failed;     /* the file cannot be served by the module */
     cc_file_key_t key;
     const char   *etag;       /* NULL: send none */
+    int           tagless;    /* no tag wanted: no-store, FileETag None */
     const char   *outcome;    /* for the note and the log */
     const char   *cache_control;  /* the directory's, or NULL */
     const char   *expires;        /* with a max-age, or NULL */
+    unsigned      refused_codings; /* CC_CODING_ bits this response can't get */
+    int           coding_filters;  /* a compression filter is in the chain */
 } req_state_t;
 
 static void set_note(request_rec *r, const char *outcome)
@@ -313,48 +357,96 @@ static int handler_is_content_type(const request_rec *r)
         && (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
 }
 
-/* Is the output filter named `name` (registered names are lower case) in
- * the request's chain? */
-static int has_output_filter(const request_rec *r, const char *name)
+/* The output filters a file served by the module may pass through: they
+ * send the file's bytes, or a content coding of them that the ETag suffix
+ * names, and touch nothing but headers otherwise.  Any other filter may
+ * rewrite the body (mod_include, mod_substitute, mod_sed, mod_ext_filter,
+ * mod_charset_lite, mod_proxy_html, mod_data, INFLATE, a mod_filter chain
+ * of the admin's own ...), and then the file's digest would not describe
+ * the response: the module stands aside.  Names compare without case
+ * (httpd keeps registered names in lower case, mod_filter keeps its own as
+ * written); "bytype:" ones are mod_filter's AddOutputFilterByType. */
+static const struct {
+    const char *name;
+    unsigned    coding;          /* CC_CODING_ bit it may apply, or 0 */
+} known_filters[] = {
+    { "deflate",                CC_CODING_GZIP },
+    { "bytype:deflate",         CC_CODING_GZIP },
+    { "brotli_compress",        CC_CODING_BR },
+    { "bytype:brotli_compress", CC_CODING_BR },
+    { "fixup_headers_out",      0 },   /* mod_headers */
+    { "fixup_headers_err",      0 },
+    { "mod_expires",            0 },
+    { "condcache_304",          0 },   /* ours */
+    { "cache",                  0 },   /* mod_cache stores the bytes */
+    { "cache_save",             0 },
+    { "cache_save_subreq",      0 },
+    { "cache_out",              0 },
+    { "cache_out_subreq",       0 },
+    { "buffer",                 0 },   /* mod_buffer */
+    { "rate_limit",             0 },   /* mod_ratelimit */
+};
+
+#define KNOWN_FILTERS (sizeof(known_filters) / sizeof(known_filters[0]))
+
+/* Checks the request's resource and content filters: NULL when all are
+ * known, else the name of the first one that is not.  *codings gets the
+ * CC_CODING_ bits the known ones may apply. */
+static const char *unknown_filter(const request_rec *r, unsigned *codings)
 {
     const ap_filter_t *f;
+    apr_size_t i;
 
-    for (f = r->output_filters; f && f != r->proto_output_filters; f = f->next) {
-        if (f->frec && f->frec->name && strcmp(f->frec->name, name) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Are there filters in the chain that may change a 304's headers from
- * what it is about (mod_deflate, mod_brotli, ...)?  Those need to see the
- * body.  The ones known to touch headers only do not count. */
-static int has_content_filters(const request_rec *r)
-{
-    static const char *const header_only[] = {
-        "fixup_headers_out", "fixup_headers_err", "mod_expires", NULL
-    };
-    const ap_filter_t *f;
-    int i;
-
+    *codings = 0;
     for (f = r->output_filters; f && f != r->proto_output_filters; f = f->next) {
         const char *name = f->frec && f->frec->name ? f->frec->name : "";
-        for (i = 0; header_only[i] && strcmp(name, header_only[i]) != 0; i++)
-            ;
-        if (!header_only[i]) {
-            return 1;
+        for (i = 0; i < KNOWN_FILTERS; i++) {
+            if (strcasecmp(name, known_filters[i].name) == 0) {
+                *codings |= known_filters[i].coding;
+                break;
+            }
+        }
+        if (i == KNOWN_FILTERS) {
+            return name;
         }
     }
-    return 0;
+    return NULL;
 }
 
-/* Is this request one the module serves?  The fixup runs before handlers
- * are settled, so it accepts requests no handler has been named for; the
- * handler runs after every other module declined, where the handler name
- * is core's default or the one derived from the content type. */
-static const char *not_ours(request_rec *r, int in_handler)
+/* Which codings can this response not get?  Those the request refuses,
+ * those no filter in the chain applies, and those the environment turns
+ * off (no-gzip, no-brotli, as mod_deflate and mod_brotli read them). */
+static unsigned refused_codings(request_rec *r, unsigned possible)
 {
+    if (apr_table_get(r->subprocess_env, "no-gzip")) {
+        possible &= ~CC_CODING_GZIP;
+    }
+    if (apr_table_get(r->subprocess_env, "no-brotli")) {
+        possible &= ~CC_CODING_BR;
+    }
+    return cc_codings_refused(apr_table_get(r->headers_in, "Accept-Encoding"))
+         | ((CC_CODING_GZIP | CC_CODING_BR) & ~possible);
+}
+
+/* Is WebDAV on for this request?  mod_dav serves GET from the filesystem
+ * through core, but its getetag property and its If-Match checks on PUT,
+ * DELETE and PROPPATCH use core's tag: a different tag on GET would break
+ * every client's lost-update protection. */
+static int dav_enabled(request_rec *r)
+{
+    return dav_provider_name && dav_provider_name(r) != NULL;
+}
+
+/* Is the request one the module serves?  NULL if so, else why not.  The
+ * handler runs after every other module declined; the handler name is
+ * then core's default, or the one derived from the content type, for a
+ * file core would send as it is. */
+static const char *not_ours(request_rec *r, req_state_t *st)
+{
+    const core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    unsigned codings;
+    const char *filter;
+
     if (r->main) {
         return "subrequest";
     }
@@ -375,20 +467,25 @@ static const char *not_ours(request_rec *r, int in_handler)
     }
     if (r->handler && *r->handler
         && strcmp(r->handler, "default-handler") != 0
-        && !(in_handler && handler_is_content_type(r))) {
-        return "handler";
-    }
-    if (has_output_filter(r, "includes")) {
-        /* server-side includes: mod_include's fixup turned the handler
-         * into default-handler and added its filter; the page is made
-         * as it is sent, so the file's digest does not describe it */
-        return "server-side includes";
+        && !handler_is_content_type(r)) {
+        return "another handler's name";
     }
     if (r->no_local_copy) {
-        /* a module asked that no 304 be sent (mod_include does so when
-         * its filter starts, just before the handler) */
+        /* a module asked that no 304 be sent */
         return "no local copy";
     }
+    if (dav_enabled(r)) {
+        return "WebDAV";
+    }
+    if (core->content_md5 == CORE_CONTENT_MD5_ON) {
+        return "ContentDigest";
+    }
+    if ((filter = unknown_filter(r, &codings)) != NULL) {
+        return apr_psprintf(r->pool, "output filter '%s' may change the "
+                            "body", filter);
+    }
+    st->coding_filters = codings != 0;
+    st->refused_codings = refused_codings(r, codings);
     return NULL;
 }
 
@@ -442,7 +539,6 @@ static int open_file(request_rec *r, req_state_t *st)
     if (rv != APR_SUCCESS) {
         /* core's handler tries again and answers 403 with its own log line */
         st->file = NULL;
-        st->failed = 1;
         bypass(r, rv, "cannot open the file");
         return -1;
     }
@@ -451,7 +547,6 @@ static int open_file(request_rec *r, req_state_t *st)
     if (rv != APR_SUCCESS) {
         apr_file_close(st->file);
         st->file = NULL;
-        st->failed = 1;
         bypass(r, rv, "no longer a regular file");
         return -1;
     }
@@ -486,6 +581,34 @@ static int readable(const request_rec *r)
     return faccessat(AT_FDCWD, r->filename, R_OK, AT_EACCESS) == 0;
 }
 
+/* Is the client still connected?  Asked between blocks of a long hash.
+ * A peek at the connection's socket: end of file or an error means it
+ * has gone (bytes waiting, a pipelined request say, mean it is there).
+ * For an HTTP/2 stream, the socket of its connection. */
+static int client_still_there(void *arg)
+{
+    request_rec *r = arg;
+    conn_rec *c = r->connection;
+    apr_socket_t *sock;
+    apr_os_sock_t fd;
+    char byte;
+    ssize_t n;
+
+    if (c->aborted) {
+        return 0;
+    }
+    if (c->master) {
+        c = c->master;
+    }
+    sock = ap_get_conn_socket(c);
+    if (!sock || apr_os_sock_get(&fd, sock) != APR_SUCCESS) {
+        return 1;
+    }
+    n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK
+                               || errno == EINTR));
+}
+
 /* For a conditional request, the table looked up with the key of httpd's
  * own stat: a hit needs no descriptor.  Notes in `how` that it looked. */
 static int hit_without_descriptor(request_rec *r, const req_state_t *st,
@@ -498,10 +621,56 @@ static int hit_without_descriptor(request_rec *r, const req_state_t *st,
     return cc_table_lookup(table, &st->key, how->algo, how->now, digest);
 }
 
+/* Does FileETag say "None" for this request, as core computes it? */
+static int file_etag_none(const request_rec *r)
+{
+    const core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    etag_components_t bits = (core->etag_bits & ~core->etag_remove)
+                             | core->etag_add;
+
+    return (bits & ETAG_NONE) != 0;
+}
+
+/* A negotiated response (MultiViews, type-map) carries the variant list
+ * validator in its tag, as core's ap_make_etag_ex() does: the tag then
+ * changes when the set of variants does.  "<tag>;<vlv>", weak when the
+ * validator is. */
+static const char *with_variant_list(request_rec *r, const char *tag)
+{
+    const char *vlv = r->vlist_validator;
+    int weak;
+
+    if (!vlv || !*vlv) {
+        return tag;
+    }
+    weak = vlv[0] == 'W';
+    vlv += weak ? 3 : 1;                /* past W/" or " */
+    return apr_pstrcat(r->pool, weak ? "W/" : "",
+                       apr_pstrmemdup(r->pool, tag, strlen(tag) - 1),
+                       ";", vlv, NULL);
+}
+
+/* The tag core makes for this file, as FileETag configures it: for files
+ * the module does not hash. */
+static const char *core_etag(request_rec *r, req_state_t *st)
+{
+    etag_rec er;
+    const char *tag;
+
+    memset(&er, 0, sizeof(er));
+    er.vlist_validator = r->vlist_validator;
+    er.request_time = r->request_time;
+    er.finfo = &r->finfo;
+    er.pathname = st->file ? NULL : r->filename;
+    er.fd = st->file;
+    tag = ap_make_etag_ex(r, &er);
+    return tag && *tag ? tag : NULL;
+}
+
 /* The tag for st->key.  For a conditional request a hit needs no
  * descriptor: the table is looked up with the key of httpd's own stat.
  * Anything else is hashed from (or looked up for) the descriptor that
- * will be served, which is opened for it. */
+ * will be served, which is opened for it.  0: leave the request to core. */
 static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
 {
     apr_status_t err = APR_SUCCESS;
@@ -511,18 +680,24 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
     apr_os_file_t fd;
 
     st->etag = NULL;
-    if (conf_no_store(conf)) {
-        st->outcome = "no-store";
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "%s: no-store, no ETag",
-                      r->filename);
+    if (conf_no_store(conf) || file_etag_none(r)) {
+        st->tagless = 1;
+        st->outcome = conf_no_store(conf) ? "no-store" : "no-etag";
+        if (!conf_no_store(conf)) {
+            /* as core's ap_set_etag_fd(): no ETag from anyone */
+            apr_table_setn(r->notes, "no-etag", "omit");
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "%s: %s, no ETag",
+                      r->filename, st->outcome);
         set_note(r, st->outcome);
         return 1;
     }
-    memset(&how, 0, sizeof(how));       /* no cancel: hash to the end */
+    memset(&how, 0, sizeof(how));
     how.algo = conf_algo(conf);
-    how.max_size = conf_max_file_size(conf);
+    how.max_size = effective_max_file_size(conf);
     how.now = r->request_time;
-    how.looked_up = 0;
+    how.cancel.keep_going = client_still_there;
+    how.cancel.arg = r;
     if (st->key.size > how.max_size) {
         outcome = CC_OUTCOME_TOO_LARGE;
     }
@@ -550,36 +725,31 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
     case CC_OUTCOME_UNCACHED: {
         char *tag = apr_palloc(r->pool, CC_ETAG_MAX);
         cc_etag_format(&digest, tag);
-        st->etag = tag;
+        st->etag = with_variant_list(r, tag);
         break;
     }
-    case CC_OUTCOME_TOO_LARGE: {
-        /* the tag core would send, as FileETag configures it */
-        etag_rec er;
-        const char *tag;
-
-        memset(&er, 0, sizeof(er));
-        er.request_time = r->request_time;
-        er.finfo = &r->finfo;
-        er.pathname = r->filename;
-        er.fd = st->file;
-        tag = ap_make_etag_ex(r, &er);
-        st->etag = tag && *tag ? tag : NULL;
-        break;
-    }
-    case CC_OUTCOME_CANCELLED:          /* not asked for here */
+    case CC_OUTCOME_TOO_LARGE:
+        st->etag = core_etag(r, st);
+        if (!st->etag) {
+            apr_table_setn(r->notes, "no-etag", "omit");
+        }
         break;
     case CC_OUTCOME_ERROR:
         ap_log_rerror(APLOG_MARK, APLOG_ERR, err, r,
                       "reading %s to hash it failed; serving it "
                       "without an ETag", r->filename);
         break;
+    case CC_OUTCOME_CANCELLED:
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "%s: the client went away; hash abandoned", r->filename);
+        break;
     case CC_OUTCOME_CHANGED:
     case CC_OUTCOME_BUSY:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "%s: %s; serving it without an ETag", r->filename,
                       outcome == CC_OUTCOME_CHANGED
-                      ? "the file kept changing while it was hashed"
+                      ? "the file kept changing while it was hashed, or "
+                        "does not hold as many bytes as its size says"
                       : "another process is still hashing it");
         break;
     }
@@ -589,19 +759,19 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
     return 1;
 }
 
-/* Finds or computes the tag, decides the Cache-Control, and keeps it all
- * with the request; once, whether the fixup or the handler asks first.
- * NULL when the module should leave the request to core. */
+/* Finds or computes the tag and decides the Cache-Control.  NULL when the
+ * module should leave the request to core. */
 static req_state_t *prepare(request_rec *r, const dir_conf_t *conf)
 {
-    req_state_t *st = ap_get_module_config(r->request_config, &condcache_module);
+    req_state_t *st = apr_pcalloc(r->pool, sizeof(*st));
+    const char *why;
 
-    if (st) {
-        return st->failed ? NULL : st;
+    if ((why = not_ours(r, st)) != NULL) {
+        if (!r->main) {
+            bypass(r, APR_SUCCESS, why);
+        }
+        return NULL;
     }
-    /* Remembered even when it fails, so the handler does not try again. */
-    st = apr_pcalloc(r->pool, sizeof(*st));
-    ap_set_module_config(r->request_config, &condcache_module, st);
     if (cc_file_key_from_finfo(&r->finfo, &st->key) != APR_SUCCESS
         && open_file(r, st) < 0) {
         return NULL;
@@ -623,7 +793,7 @@ static int verify(request_rec *r, const dir_conf_t *conf, req_state_t *st)
     if (changed < 0) {
         return 0;
     }
-    if (!changed || conf_no_store(conf)) {
+    if (!changed || st->tagless) {
         return 1;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -632,15 +802,13 @@ static int verify(request_rec *r, const dir_conf_t *conf, req_state_t *st)
     return find_tag(r, conf, st);
 }
 
-/* RFC 9110 13.2.2 for this request and what st says of the file. */
-static cc_precond_e evaluate(request_rec *r, const dir_conf_t *conf,
-                             const req_state_t *st)
+/* RFC 9110 13.2.2 for this request and what st says of the file.  Also
+ * where the module sends no tag (no-store, FileETag None): not storing a
+ * response does not mean not checking its preconditions. */
+static cc_precond_e evaluate(request_rec *r, const req_state_t *st)
 {
     cc_precond_t pc;
 
-    if (conf_no_store(conf)) {
-        return CC_PRECOND_PASS;         /* conditionals are not honoured */
-    }
     pc.get_or_head = 1;
     pc.if_match = apr_table_get(r->headers_in, "If-Match");
     pc.if_none_match = apr_table_get(r->headers_in, "If-None-Match");
@@ -651,8 +819,7 @@ static cc_precond_e evaluate(request_rec *r, const dir_conf_t *conf,
     /* what Last-Modified will say: never later than the request */
     pc.last_modified = ap_rationalize_mtime(r, st->key.mtime);
     pc.now = r->request_time;
-    pc.refused_codings = cc_codings_refused(
-            apr_table_get(r->headers_in, "Accept-Encoding"));
+    pc.refused_codings = st->refused_codings;
     ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
                   "preconditions for %s, ETag %s, Last-Modified %"
                   APR_TIME_T_FMT ": If-Match [%s] If-Unmodified-Since "
@@ -684,8 +851,19 @@ static int condcache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     (void)plog;
     (void)ptemp;
     table = NULL;
+    dav_provider_name = NULL;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
+    }
+    if (ap_find_linked_module("mod_dav.c")) {
+        dav_provider_name = (dav_provider_name_fn)dlsym(RTLD_DEFAULT,
+                                                "dav_get_provider_name");
+        if (!dav_provider_name) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "mod_dav is loaded but its dav_get_provider_name() "
+                         "cannot be found: WebDAV scopes cannot be told "
+                         "apart; keep CondCache Off where Dav is On");
+        }
     }
 
     kept = ap_retained_data_get(CONDCACHE_RETAINED_KEY);
@@ -738,44 +916,93 @@ static int condcache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
-static int condcache_fixups(request_rec *r)
+/* Sends what was decided: the headers core's default handler sets, with
+ * the module's tag and Cache-Control, and the body (or, for a 304 or 412,
+ * an empty one) down the filter chain, exactly as core does. */
+static int send_response(request_rec *r, req_state_t *st, cc_precond_e result)
 {
-    const dir_conf_t *conf = ap_get_module_config(r->per_dir_config,
-                                                  &condcache_module);
-    const char *why;
+    core_dir_config *core = ap_get_core_module_config(r->per_dir_config);
+    apr_bucket_brigade *bb;
+    apr_bucket *e;
+    apr_status_t rv;
 
-    if (!conf_enabled(conf)) {
-        return DECLINED;
+    ap_update_mtime(r, st->key.mtime);
+    ap_set_last_modified(r);
+    if (st->etag) {
+        apr_table_setn(r->headers_out, "ETag", st->etag);
     }
-    if ((why = not_ours(r, 0)) != NULL) {
-        if (!r->main) {
-            bypass(r, APR_SUCCESS, why);
+    ap_set_accept_ranges(r);
+    ap_set_content_length(r, (apr_off_t)st->key.size);
+    if (st->cache_control) {
+        apr_table_setn(r->headers_out, "Cache-Control", st->cache_control);
+    }
+    if (st->expires) {
+        apr_table_setn(r->headers_out, "Expires", st->expires);
+    }
+
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    switch (result) {
+    case CC_PRECOND_FAILED:
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "%s: precondition failed", r->uri);
+        /* as core: the status on the request, not through ap_die(), so
+         * no ErrorDocument puts another resource's validators on it */
+        r->status = HTTP_PRECONDITION_FAILED;
+        break;
+    case CC_PRECOND_NOT_MODIFIED:
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "%s: not modified", r->uri);
+        r->status = HTTP_NOT_MODIFIED;
+        if (st->file && st->coding_filters) {
+            /* The 304 goes down the filter chain with the file, exactly as
+             * a HEAD does: the HTTP header filter drops the body unread.
+             * The filters thus see the response they saw for the 200 and
+             * add the same headers: mod_deflate (which ignores bodiless
+             * responses) and mod_brotli put their coding suffix on the
+             * ETag and add Vary.  mod_filter, which runs
+             * AddOutputFilterByType filters, passes over responses other
+             * than 200 unless "filter-errordocs" is set. */
+            apr_table_setn(r->subprocess_env, "filter-errordocs", "1");
+            ap_add_output_filter_handle(not_modified_filter, NULL, r,
+                                        r->connection);
+            e = apr_brigade_insert_file(bb, st->file, 0,
+                                        (apr_off_t)st->key.size, r->pool);
         }
-        return DECLINED;
+        break;
+    case CC_PRECOND_PASS:
+        e = apr_brigade_insert_file(bb, st->file, 0, (apr_off_t)st->key.size,
+                                    r->pool);
+#if APR_HAS_MMAP
+        if (core->enable_mmap == ENABLE_MMAP_OFF) {
+            (void)apr_bucket_file_enable_mmap(e, 0);
+        }
+#endif
+        if (core->read_buf_size) {
+            apr_bucket_file_set_buf_size(e, core->read_buf_size);
+        }
+        break;
     }
-    prepare(r, conf);
-    return DECLINED;
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+
+    rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    if (rv == APR_SUCCESS || r->status != HTTP_OK || r->connection->aborted) {
+        return OK;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
+                  "sending %s failed", r->filename);
+    return AP_FILTER_ERROR;
 }
 
 static int condcache_handler(request_rec *r)
 {
     const dir_conf_t *conf = ap_get_module_config(r->per_dir_config,
                                                   &condcache_module);
-    core_dir_config *core;
     req_state_t *st;
-    apr_bucket_brigade *bb;
-    apr_bucket *e;
-    apr_status_t rv;
     cc_precond_e result;
-    const char *why;
     int status;
 
     if (!conf_enabled(conf)) {
-        return DECLINED;
-    }
-    if ((why = not_ours(r, 1)) != NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
-                      "handler leaves %s alone: %s", r->uri, why);
         return DECLINED;
     }
     if ((st = prepare(r, conf)) == NULL) {
@@ -795,10 +1022,10 @@ static int condcache_handler(request_rec *r)
     for (;;) {
         int need_file;
 
-        result = evaluate(r, conf, st);
+        result = evaluate(r, st);
         need_file = result == CC_PRECOND_PASS
                     || (result == CC_PRECOND_NOT_MODIFIED
-                        && has_content_filters(r));
+                        && st->coding_filters);
         if (!need_file || st->verified) {
             break;
         }
@@ -806,72 +1033,7 @@ static int condcache_handler(request_rec *r)
             return DECLINED;
         }
     }
-
-    ap_update_mtime(r, st->key.mtime);
-    ap_set_last_modified(r);
-    if (st->etag) {
-        apr_table_setn(r->headers_out, "ETag", st->etag);
-    }
-    ap_set_accept_ranges(r);
-    ap_set_content_length(r, (apr_off_t)st->key.size);
-    if (st->cache_control) {
-        apr_table_setn(r->headers_out, "Cache-Control", st->cache_control);
-    }
-    if (st->expires) {
-        apr_table_setn(r->headers_out, "Expires", st->expires);
-    }
-
-    switch (result) {
-    case CC_PRECOND_FAILED:
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "%s: precondition failed", r->uri);
-        return HTTP_PRECONDITION_FAILED;
-    case CC_PRECOND_NOT_MODIFIED:
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "%s: not modified", r->uri);
-        r->status = HTTP_NOT_MODIFIED;
-        if (st->file) {
-            /* The 304 goes down the filter chain with the file, exactly as
-             * a HEAD does: the HTTP header filter drops the body unread.
-             * The filters thus see the response they saw for the 200 and
-             * add the same headers: mod_deflate (which ignores bodiless
-             * responses) and mod_brotli put their coding suffix on the
-             * ETag and add Vary.  mod_filter, which runs
-             * AddOutputFilterByType filters, passes over responses other
-             * than 200 unless "filter-errordocs" is set. */
-            apr_table_setn(r->subprocess_env, "filter-errordocs", "1");
-            ap_add_output_filter_handle(not_modified_filter, NULL, r,
-                                        r->connection);
-        }
-        break;
-    case CC_PRECOND_PASS:
-        break;
-    }
-
-    core = ap_get_core_module_config(r->per_dir_config);
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    if (st->file) {
-        e = apr_brigade_insert_file(bb, st->file, 0, (apr_off_t)st->key.size,
-                                    r->pool);
-#if APR_HAS_MMAP
-        if (core->enable_mmap == ENABLE_MMAP_OFF) {
-            (void)apr_bucket_file_enable_mmap(e, 0);
-        }
-#endif
-        if (core->read_buf_size) {
-            apr_bucket_file_set_buf_size(e, core->read_buf_size);
-        }
-    }
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
-
-    rv = ap_pass_brigade(r->output_filters, bb);
-    apr_brigade_cleanup(bb);
-    if (rv == APR_SUCCESS || r->status != HTTP_OK || r->connection->aborted) {
-        return OK;
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
-                  "sending %s failed", r->filename);
-    return AP_FILTER_ERROR;
+    return send_response(r, st, result);
 }
 
 /* mod_deflate and mod_brotli, seeing a 304 for a variant they would
@@ -890,7 +1052,7 @@ static apr_status_t not_modified_headers_filter(ap_filter_t *f,
 }
 
 /* ------------------------------------------------------------------ */
-/* Status: our own handler, and a section in mod_status's page         */
+/* Status: our own page, and a section in mod_status's page            */
 
 typedef struct {
     const char  *key;          /* ?auto key */
@@ -919,7 +1081,7 @@ static void stat_lines(stat_line_t *l)
     LINE("FilesHashed", "Files hashed", st.files_hashed);
     LINE("BytesHashed", "Bytes hashed", st.bytes_hashed);
     LINE("Waits", "Waits for another process's hash", st.waits);
-    LINE("Uncached", "Not stored (changed in the last second)", st.uncached);
+    LINE("Uncached", "Not stored (changed too recently)", st.uncached);
     LINE("LockRecoveries", "Write locks recovered from dead processes",
          st.lock_recoveries);
     LINE("SharedMemoryBytes", "Shared memory (bytes)", st.shm_bytes);
@@ -953,11 +1115,23 @@ static void write_stats(request_rec *r, int brief, const char *prefix)
     }
 }
 
+/* The status page, where the server configuration says CondCacheStatus
+ * On.  A handler name alone ("SetHandler condcache-status", which a
+ * .htaccess could write) is not enough. */
 static int condcache_status_handler(request_rec *r)
 {
+    const dir_conf_t *conf = ap_get_module_config(r->per_dir_config,
+                                                  &condcache_module);
     int brief;
 
-    if (!r->handler || strcmp(r->handler, CONDCACHE_STATUS_HANDLER) != 0) {
+    if (conf->status_page != 1) {
+        if (r->handler && strcmp(r->handler, CONDCACHE_STATUS_HANDLER) == 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%s: \"SetHandler "
+                          CONDCACHE_STATUS_HANDLER "\" does not show the "
+                          "status page; \"CondCacheStatus On\" in a "
+                          "<Location> of the server configuration does",
+                          r->uri);
+        }
         return DECLINED;
     }
     ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
@@ -998,18 +1172,22 @@ static int condcache_status_hook(request_rec *r, int flags)
 
 static void register_hooks(apr_pool_t *p)
 {
-    /* The fixup runs after mod_include's, which turns "server-parsed" into
-     * default-handler plus a filter that rewrites the page. */
-    static const char *const after_include[] = { "mod_include.c", NULL };
-    /* Files are served when every other handler declined, but before
-     * core's default handler, which would overwrite the ETag. */
-    static const char *const before_core[] = { "core.c", NULL };
+    /* mod_dialup's handler also runs at REALLY_LAST - 1 and serves the
+     * files whose directory sets a ModemStandard: it goes first whatever
+     * the order the modules are loaded in. */
+    static const char *const after_dialup[] = { "mod_dialup.c", NULL };
 
     (void)p;
     ap_hook_post_config(condcache_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_fixups(condcache_fixups, after_include, NULL, APR_HOOK_LAST);
-    ap_hook_handler(condcache_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(condcache_handler, NULL, before_core, APR_HOOK_REALLY_LAST);
+    /* Where the server configuration put the status page, it comes before
+     * other handlers (only REALLY_FIRST ones, such as mod_cache's, and
+     * mod_proxy's, go first). */
+    ap_hook_handler(condcache_status_handler, NULL, NULL, APR_HOOK_FIRST);
+    /* After every other handler, just before core's default handler
+     * (REALLY_LAST), which would overwrite the ETag.  No successor list:
+     * see the header comment. */
+    ap_hook_handler(condcache_handler, after_dialup, NULL,
+                    APR_HOOK_REALLY_LAST - 1);
     APR_OPTIONAL_HOOK(ap, status_hook, condcache_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
     /* after the content-set filters (mod_deflate, mod_brotli), before
@@ -1036,20 +1214,24 @@ static const command_rec condcache_cmds[] = {
                   "revalidate every time)"),
     AP_INIT_TAKE1("CondCacheNoStore", set_on_off,
                   (void *)APR_OFFSETOF(dir_conf_t, no_store), OR_FILEINFO,
-                  "On to send Cache-Control: no-store, no ETag, and always "
-                  "a full response"),
+                  "On to send Cache-Control: no-store and no ETag"),
     AP_INIT_TAKE1("CondCacheMaxAge", set_max_age, NULL, OR_FILEINFO,
                   "Seconds for Cache-Control: max-age (and Expires)"),
     AP_INIT_TAKE1("CondCacheMaxFileSize", set_max_file_size, NULL, OR_FILEINFO,
                   "Files bigger than this many bytes are not hashed; they "
-                  "get the ETag FileETag configures (default 1073741824)"),
+                  "get the ETag FileETag configures (default 1073741824); "
+                  "a .htaccess may only lower it"),
     AP_INIT_TAKE1("CondCacheEntries", set_entries, NULL, RSRC_CONF,
                   "Capacity of the shared table of digests, in entries "
                   "(default 65536); main server configuration only"),
+    AP_INIT_TAKE1("CondCacheStatus", set_on_off,
+                  (void *)APR_OFFSETOF(dir_conf_t, status_page), ACCESS_CONF,
+                  "On to show the status page here; in a <Location> or "
+                  "<Directory> of the server configuration only"),
     { NULL }
 };
 
-module AP_MODULE_DECLARE_DATA condcache_module = {
+AP_DECLARE_MODULE(condcache) = {
     STANDARD20_MODULE_STUFF,
     create_dir_conf,
     merge_dir_conf,

@@ -534,7 +534,7 @@ class Httpd:
         if with_module:
             lines += [
                 "<Location /condcache-status>",
-                "    SetHandler condcache-status",
+                "    CondCacheStatus On",
                 "</Location>",
             ]
         if global_conf:

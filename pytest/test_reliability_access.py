@@ -108,9 +108,9 @@ def conf(srv, with_module):
     ]
     if with_module:
         lines += [
-            "<Location /cc-status-local>\n  SetHandler condcache-status\n"
+            "<Location /cc-status-local>\n  CondCacheStatus On\n"
             "  Require local\n</Location>",
-            "<Location /cc-status-ip>\n  SetHandler condcache-status\n"
+            "<Location /cc-status-ip>\n  CondCacheStatus On\n"
             "  Require ip 10.9.9.9\n</Location>",
         ]
     return "\n".join(lines)
