@@ -273,6 +273,11 @@ class TestStagedServer:
                  ("a2ensite", ["condcache-test"]),
                  ("a2enmod", ["condcache"])]
         mpms = {"prefork", "worker", "event"}
+        if env.mpm != "prefork":
+            # mod_php (installed for the twin suites) needs prefork: an
+            # admin switching MPM disables it first, as a2dismod demands
+            for load in sorted((copy / "mods-enabled").glob("php*.load")):
+                steps.append(("a2dismod", ["-q", load.stem]))
         for m in mpms - {env.mpm}:
             if (copy / "mods-enabled" / ("mpm_%s.load" % m)).is_symlink():
                 steps.append(("a2dismod", ["-q", "mpm_" + m]))
