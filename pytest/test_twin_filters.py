@@ -9,7 +9,7 @@ the module's and differ only in the ETag, which keeps the filter's suffix.
 """
 import pytest
 
-from twin import Twin, CONDITIONALS, own_validators
+from twin import CONDITIONALS, own_validators, Twin
 
 OLD = 1600000000
 TEXT = b"Hello world, hello filters.\n" * 40
@@ -98,18 +98,21 @@ REWRITING = ["/subst/f.txt", "/sed/f.txt", "/ext/f.txt", "/charset/latin.txt",
              "/incl/f.html", "/chain/f.txt", "/inflate/packed.txt.gz"]
 
 
-@pytest.mark.parametrize("path", REWRITING)
-@pytest.mark.parametrize("name,method,make", CONDITIONALS,
-                         ids=[c[0] for c in CONDITIONALS])
+# httpd alone fails a 412 through INFLATE (the empty body: "Zlib:
+# Validation bytes not present", connection dropped; If-Match with
+# INFLATE's "-gunzip" tag is a 412 too): nothing to compare there.
+HTTPD_FAILS = {("/inflate/packed.txt.gz", n)
+               for n in ("im-own", "im-bogus", "ius-old")}
+REWRITING_CASES = [(p, c) for p in REWRITING for c in CONDITIONALS
+                   if (p, c[0]) not in HTTPD_FAILS]
+
+
+@pytest.mark.parametrize("path,case", REWRITING_CASES,
+                         ids=["%s-%s" % (p, c[0]) for p, c in REWRITING_CASES])
 @pytest.mark.parametrize("ae", ["identity", "gzip, br"])
-def test_rewriting_filters_left_alone(twin, path, name, method, make, ae):
+def test_rewriting_filters_left_alone(twin, path, case, ae):
     """Where a filter may rewrite the body, the response is httpd's own."""
-    if path.startswith("/inflate/") and name in ("im-own", "im-bogus",
-                                                 "ius-old"):
-        # httpd alone: core's 412 goes through INFLATE, which fails on the
-        # empty body ("Zlib: Validation bytes not present") and drops the
-        # connection (and If-Match with INFLATE's "-gunzip" tag is a 412)
-        pytest.skip("httpd itself fails this request (412 through INFLATE)")
+    name, method, make = case
     twin.check(method, path, own_validators(
         twin, path, lambda t, lm: [("Accept-Encoding", ae)] + make(t, lm)),
         expect="alone")
