@@ -4,15 +4,17 @@
  *
  * One line per file: the tag exactly as it appears in the ETag header,
  * quotes included, two spaces, the file name (the layout of sha1sum).
- * Built from validators.c, so it cannot disagree with the server.  For
+ * Built from the module's cc_digest.c, so it cannot disagree with the
+ * server.  For
  * deploy pipelines, CDN pre-warming and checking `curl -I` by hand.
  */
-#include "validators.h"
+#include "cc_digest.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(FILE *to)
@@ -66,7 +68,7 @@ int main(int argc, char **argv)
         const char *path = argv[i];
         char tag[CC_ETAG_MAX];
         cc_digest_t digest;
-        cc_file_key_t key;
+        struct stat st;
         apr_status_t rv;
         int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -76,10 +78,11 @@ int main(int argc, char **argv)
             failed = 1;
             continue;
         }
-        rv = cc_file_key_from_fd(fd, &key);
-        if (rv == APR_SUCCESS) {
-            rv = cc_digest_fd(fd, key.size, algo, &digest, NULL, NULL);
-        }
+        /* the size the module hashes: fstat's, as a response sends it */
+        rv = fstat(fd, &st) != 0 ? errno
+           : !S_ISREG(st.st_mode) ? APR_EINVAL
+           : cc_digest_fd(fd, (apr_int64_t)st.st_size, algo, &digest, NULL,
+                          NULL);
         close(fd);
         if (rv != APR_SUCCESS) {
             fprintf(stderr, "condcache-etag: %s: %s\n", path,

@@ -2,9 +2,10 @@
  * remembered in shared memory, with per-directory Cache-Control.
  *
  * This file is the httpd glue: directives, configuration merging, hooks
- * and the status page.  What a tag is, how lists of tags match, how
- * preconditions are evaluated and the shared table live in validators.c,
- * which knows nothing of requests.
+ * and the status page.  Below it, three core units that know nothing of
+ * requests: validators.c (what tags match, how preconditions are
+ * evaluated), cc_table.c (file keys, the shared table, single flight) and
+ * cc_digest.c (algorithms, hashing).
  *
  * THE RULE: DO NO HARM
  * The module produces a response only where, without it, core's default
@@ -88,6 +89,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cc_digest.h"
+#include "cc_table.h"
 #include "validators.h"
 
 module AP_MODULE_DECLARE_DATA condcache_module;
@@ -609,16 +612,12 @@ static int client_still_there(void *arg)
                                || errno == EINTR));
 }
 
-/* For a conditional request, the table looked up with the key of httpd's
- * own stat: a hit needs no descriptor.  Notes in `how` that it looked. */
-static int hit_without_descriptor(request_rec *r, const req_state_t *st,
-                                  cc_find_t *how, cc_digest_t *digest)
+/* May the tag be looked up with the key of httpd's own stat, without a
+ * descriptor?  For a conditional request, whose answer may well be a 304
+ * or 412, when this process may read the file. */
+static int lookup_without_descriptor(request_rec *r, const req_state_t *st)
 {
-    if (st->verified || !table || !may_not_need_body(r) || !readable(r)) {
-        return 0;
-    }
-    how->looked_up = 1;
-    return cc_table_lookup(table, &st->key, how->algo, how->now, digest);
+    return !st->verified && table && may_not_need_body(r) && readable(r);
 }
 
 /* Does FileETag say "None" for this request, as core computes it? */
@@ -698,21 +697,13 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
     how.now = r->request_time;
     how.cancel.keep_going = client_still_there;
     how.cancel.arg = r;
-    if (st->key.size > how.max_size) {
-        outcome = CC_OUTCOME_TOO_LARGE;
-    }
-    else if (hit_without_descriptor(r, st, &how, &digest)) {
-        outcome = CC_OUTCOME_HIT;
-    }
-    else {
-        if (!st->verified) {
-            switch (open_file(r, st)) {
-            case -1:
-                return 0;
-            case 1:              /* another file: look that one up */
-                how.looked_up = 0;
-                break;
-            }
+    outcome = lookup_without_descriptor(r, st)
+              ? cc_find_digest(table, -1, &st->key, &how, &digest, &err)
+              : CC_OUTCOME_NEED_FILE;
+    if (outcome == CC_OUTCOME_NEED_FILE) {
+        /* the key is now fstat's of the descriptor that will be served */
+        if (!st->verified && open_file(r, st) < 0) {
+            return 0;
         }
         apr_os_file_get(&fd, st->file);
         outcome = cc_find_digest(table, fd, &st->key, &how, &digest, &err);
@@ -742,6 +733,8 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
     case CC_OUTCOME_CANCELLED:
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "%s: the client went away; hash abandoned", r->filename);
+        break;
+    case CC_OUTCOME_NEED_FILE:      /* not with a descriptor given */
         break;
     case CC_OUTCOME_CHANGED:
     case CC_OUTCOME_BUSY:
@@ -844,6 +837,7 @@ static int condcache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     apr_uint32_t entries = sc->entries != UNSET ? (apr_uint32_t)sc->entries
                                                 : DEFAULT_ENTRIES;
     apr_size_t bytes = cc_table_bytes(entries);
+    apr_size_t segment = cc_table_segment_bytes(entries);
     retained_t *kept;
     apr_status_t rv;
     void *base;
@@ -872,8 +866,7 @@ static int condcache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         kept->shm = NULL;
     }
     if (kept->shm && kept->entries == entries) {
-        base = (void *)APR_ALIGN((apr_uintptr_t)apr_shm_baseaddr_get(kept->shm),
-                                 64);
+        base = cc_table_place(apr_shm_baseaddr_get(kept->shm));
         table = cc_table_reuse(base, bytes, entries);
         if (table) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
@@ -887,13 +880,12 @@ static int condcache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             apr_shm_destroy(kept->shm);
             kept->shm = NULL;
         }
-        /* 64 bytes more: APR's anonymous segment is only 8-byte aligned */
-        rv = apr_shm_create(&kept->shm, bytes + 64, NULL, s->process->pool);
+        rv = apr_shm_create(&kept->shm, segment, NULL, s->process->pool);
         if (rv == APR_ENOTIMPL) {
             const char *fname = ap_runtime_dir_relative(s->process->pool,
                                                         "condcache.shm");
             apr_shm_remove(fname, pconf);
-            rv = apr_shm_create(&kept->shm, bytes + 64, fname,
+            rv = apr_shm_create(&kept->shm, segment, fname,
                                 s->process->pool);
         }
         if (rv != APR_SUCCESS) {
@@ -901,12 +893,11 @@ static int condcache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                          "cannot create %" APR_SIZE_T_FMT " bytes of shared "
                          "memory for CondCacheEntries %u; lower "
                          "CondCacheEntries or raise the memory limits",
-                         bytes + 64, entries);
+                         segment, entries);
             kept->shm = NULL;
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        base = (void *)APR_ALIGN((apr_uintptr_t)apr_shm_baseaddr_get(kept->shm),
-                                 64);
+        base = cc_table_place(apr_shm_baseaddr_get(kept->shm));
         table = cc_table_create(base, bytes, entries);
         kept->entries = entries;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
@@ -1054,60 +1045,68 @@ static apr_status_t not_modified_headers_filter(ap_filter_t *f,
 /* ------------------------------------------------------------------ */
 /* Status: our own page, and a section in mod_status's page            */
 
-typedef struct {
-    const char  *key;          /* ?auto key */
-    const char  *label;        /* HTML label */
-    apr_uint64_t value;
-} stat_line_t;
+/* The status lines: ?auto key, HTML label, and where the value is in
+ * cc_table_stats_t (every field an apr_uint64_t or narrower, unsigned). */
+#define STAT(key, label, field) \
+    { key, label, APR_OFFSETOF(cc_table_stats_t, field), \
+      sizeof(((cc_table_stats_t *)0)->field) }
 
-#define STAT_LINES 13
+static const struct {
+    const char *key;
+    const char *label;
+    apr_size_t  offset;
+    apr_size_t  size;
+} stat_lines[] = {
+    STAT("Capacity", "Capacity (entries)", capacity),
+    STAT("EntriesInUse", "Entries in use", in_use),
+    STAT("Hits", "Hits (tag found in the table)", hits),
+    STAT("Misses", "Misses (tag not in the table)", misses),
+    STAT("Inserts", "Inserts", inserts),
+    STAT("Evictions", "Evictions (entries replaced)", evictions),
+    STAT("FilesHashed", "Files hashed", files_hashed),
+    STAT("BytesHashed", "Bytes hashed", bytes_hashed),
+    STAT("Waits", "Waits for another process's hash", waits),
+    STAT("Uncached", "Not stored (changed too recently)", uncached),
+    STAT("LockRecoveries", "Write locks recovered from dead processes",
+         lock_recoveries),
+    STAT("SharedMemoryBytes", "Shared memory (bytes)", shm_bytes),
+    STAT("BytesPerEntry", "Bytes per entry", slot_bytes),
+};
 
-static void stat_lines(stat_line_t *l)
+#define STAT_LINES (sizeof(stat_lines) / sizeof(stat_lines[0]))
+
+static apr_uint64_t stat_value(const cc_table_stats_t *st, apr_size_t i)
 {
-    cc_table_stats_t st;
-    int i = 0;
+    const char *at = (const char *)st + stat_lines[i].offset;
 
-    memset(&st, 0, sizeof(st));
-    if (table) {
-        cc_table_stats(table, &st);
+    switch (stat_lines[i].size) {
+    case sizeof(apr_uint32_t): return *(const apr_uint32_t *)(const void *)at;
+    default:                   return *(const apr_uint64_t *)(const void *)at;
     }
-#define LINE(k, lab, v) l[i].key = k; l[i].label = lab; l[i].value = (v); i++
-    LINE("Capacity", "Capacity (entries)", st.capacity);
-    LINE("EntriesInUse", "Entries in use", st.in_use);
-    LINE("Hits", "Hits (tag found in the table)", st.hits);
-    LINE("Misses", "Misses (tag not in the table)", st.misses);
-    LINE("Inserts", "Inserts", st.inserts);
-    LINE("Evictions", "Evictions (entries replaced)", st.evictions);
-    LINE("FilesHashed", "Files hashed", st.files_hashed);
-    LINE("BytesHashed", "Bytes hashed", st.bytes_hashed);
-    LINE("Waits", "Waits for another process's hash", st.waits);
-    LINE("Uncached", "Not stored (changed too recently)", st.uncached);
-    LINE("LockRecoveries", "Write locks recovered from dead processes",
-         st.lock_recoveries);
-    LINE("SharedMemoryBytes", "Shared memory (bytes)", st.shm_bytes);
-    LINE("BytesPerEntry", "Bytes per entry", st.slot_bytes);
-#undef LINE
 }
 
 /* The counters as "<prefix>Key: value" lines, or as an HTML table. */
 static void write_stats(request_rec *r, int brief, const char *prefix)
 {
-    stat_line_t lines[STAT_LINES];
-    int i;
+    cc_table_stats_t st;
+    apr_size_t i;
 
-    stat_lines(lines);
+    memset(&st, 0, sizeof(st));
+    if (table) {
+        cc_table_stats(table, &st);
+    }
     if (!brief) {
         ap_rputs("<table border=\"0\">\n", r);
     }
     for (i = 0; i < STAT_LINES; i++) {
         if (brief) {
             ap_rprintf(r, "%s%s: %" APR_UINT64_T_FMT "\n", prefix,
-                       lines[i].key, lines[i].value);
+                       stat_lines[i].key, stat_value(&st, i));
         }
         else {
             ap_rprintf(r, "<tr><th align=\"left\">%s</th>"
                        "<td align=\"right\">%" APR_UINT64_T_FMT "</td></tr>\n",
-                       lines[i].label, lines[i].value);
+                       stat_lines[i].label, stat_value(&st, i));
         }
     }
     if (!brief) {

@@ -1,8 +1,9 @@
 /* hashbench: the baselines bench/run measures beside the servers.
  *
- * Built by bench/run into its scratch directory, against ../validators.c,
- * so "digest" runs exactly the module's cc_digest_fd() (pread in 256 KiB
- * blocks + libcrypto / libxxhash), outside httpd:
+ * Built by `make -f Makefile.apxs hashbench` (bench/run asks for it)
+ * against the module's cc_digest.c, so "digest" runs exactly the module's
+ * cc_digest_fd() (pread in CC_READ_BLOCK blocks + libcrypto / libxxhash),
+ * outside httpd:
  *
  *   hashbench read   FILE PASSES      pread() the whole file into one
  *                                     256 KiB buffer: the physical limit
@@ -31,9 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "validators.h"
+#include "cc_digest.h"
 
-#define BLOCK (256 * 1024)   /* as CC_READ_BLOCK in validators.c */
+#define BLOCK CC_READ_BLOCK   /* plain reads in the module's blocks */
 
 static double now_s(void)
 {

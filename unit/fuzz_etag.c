@@ -1,7 +1,9 @@
 /* unit/fuzz_etag.c: libFuzzer target for the entity-tag and precondition
  * code of validators.c.
  *
- * Build: clang -fsanitize=fuzzer,address,undefined (see unit/unit.mk).
+ * Build: clang -fsanitize=fuzzer,address,undefined (see unit/unit.mk),
+ * linked with validators.c alone: no cc_digest, no libcrypto, no libxxhash.
+ * Tags of ours are generated from the input, not formatted from digests.
  *
  * Input: one mode byte, then up to five parts separated by NUL bytes:
  *   field \0 etag \0 if-none-match \0 if-modified-since \0 if-unmodified-since

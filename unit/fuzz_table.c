@@ -1,7 +1,9 @@
 /* unit/fuzz_table.c: libFuzzer target for the shared table of
- * validators.c, single-threaded.
+ * cc_table.c, single-threaded.
  *
- * Build: clang -fsanitize=fuzzer,address,undefined (see unit/unit.mk).
+ * Build: clang -fsanitize=fuzzer,address,undefined (see unit/unit.mk),
+ * linked with cc_table.c and cc_digest.c (which cc_table.c hashes with;
+ * nothing is hashed here: a find is made only without a descriptor).
  *
  * The input is a program: the first byte sizes the table (1..24 entries),
  * then each operation takes an opcode byte and a few argument bytes.  Keys
@@ -14,14 +16,20 @@
  *     before a clear);
  *   - a store always succeeds (one thread: no pending entries, no lock
  *     contention) and is visible to the next lookup;
+ *   - cc_find_digest() without a descriptor (fd -1, what a request does
+ *     before it opens the file) hits exactly when a lookup would, with
+ *     the same digest, and counts a hit but never a miss; over the size
+ *     limit it is TOO_LARGE and counts nothing;
  *   - after a clear every lookup misses;
  *   - the counters: hits and misses are exactly the harness's, in_use ==
  *     inserts - evictions since the last clear, in_use <= capacity, and at
  *     the end in_use == the number of keys stored since the last clear
  *     that still hit (one entry per key, no entry for any other key);
- *   - cc_table_reuse() finds the table again only with the same geometry.
+ *   - cc_table_reuse() finds the table again only with the same geometry;
+ *   - the table, placed with cc_table_place() in a heap block of
+ *     cc_table_segment_bytes() (aligned to less than CC_TABLE_ALIGN), fits.
  */
-#include "validators.h"
+#include "cc_table.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -118,12 +126,14 @@ static int owner_of(const cc_digest_t *d)
 }
 
 static unsigned char ref[NKEYS];   /* bit v: version v stored since the last clear */
-static void *mem;
+static char *segment;              /* malloc: aligned to 16, not CC_TABLE_ALIGN */
+static void *mem;                  /* where the table goes in it */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc; (void)argv;
-    mem = aligned_alloc(64, cc_table_bytes(MAX_ENTRIES) + 64);
+    segment = malloc(cc_table_segment_bytes(MAX_ENTRIES));
+    mem = segment ? cc_table_place(segment) : NULL;
     return mem ? 0 : -1;
 }
 
@@ -146,6 +156,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     entries = 1 + NEXT() % MAX_ENTRIES;
     bytes = cc_table_bytes(entries);
+    FUZZ_ASSERT((char *)mem + bytes
+                <= segment + cc_table_segment_bytes(MAX_ENTRIES)
+                && (uintptr_t)mem % CC_TABLE_ALIGN == 0,
+                "placed table of %u entries does not fit", entries);
     memset(mem, 0, bytes);
     t = cc_table_create(mem, bytes, entries);
     FUZZ_ASSERT(t != NULL, "create %u", entries);
@@ -230,7 +244,54 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         "store with algo %d accepted", d.algo);
             break;
         }
-        default:                                          /* counters */
+        case 15: {                            /* find without a descriptor */
+            static const apr_int64_t limits[4] = {
+                INT64_MAX, INT64_MAX, 0, -1
+            };
+            cc_find_t how;
+            apr_status_t err = -1;
+            cc_outcome_e o;
+
+            memset(&how, 0, sizeof(how));
+            how.algo = algo;
+            how.max_size = limits[NEXT() & 3];
+            how.now = now;
+            memset(&got, 0, sizeof(got));
+            o = cc_find_digest(t, -1, &k, &how, &got, &err);
+            FUZZ_ASSERT(err == APR_SUCCESS, "find fd -1: err %d", err);
+            if (k.size > how.max_size) {
+                FUZZ_ASSERT(o == CC_OUTCOME_TOO_LARGE, "find fd -1 of key %u "
+                            "over the limit: %s", id, cc_outcome_name(o));
+                break;
+            }
+            FUZZ_ASSERT(o == CC_OUTCOME_HIT || o == CC_OUTCOME_NEED_FILE,
+                        "find fd -1 of key %u: %s", id, cc_outcome_name(o));
+            /* a hit counted, a need-file not (its request counts later) */
+            hits += o == CC_OUTCOME_HIT;
+            cc_table_stats(t, &st);
+            FUZZ_ASSERT(st.hits == hits && st.misses == misses,
+                        "find fd -1 (%s): hits %llu/%llu misses %llu/%llu",
+                        cc_outcome_name(o), (unsigned long long)st.hits,
+                        (unsigned long long)hits,
+                        (unsigned long long)st.misses,
+                        (unsigned long long)misses);
+            hit = cc_table_lookup(t, &k, algo, now, &d);   /* the same? */
+            FUZZ_ASSERT(hit == (o == CC_OUTCOME_HIT), "key %u: find fd -1 "
+                        "says %s, lookup %d", id, cc_outcome_name(o), hit);
+            if (hit) {
+                hits++;
+                v = version_of(id, &got);
+                FUZZ_ASSERT(v >= 0 && (ref[id] >> v & 1) && got.algo == d.algo
+                            && memcmp(got.bytes, d.bytes, CC_DIGEST_MAX) == 0,
+                            "key %u: find fd -1 gave a digest of key %d",
+                            id, owner_of(&got));
+            }
+            else {
+                misses++;                        /* the lookup's, not the find's */
+            }
+            break;
+        }
+        default:                              /* op is below 16 */
             break;
         }
         cc_table_stats(t, &st);

@@ -1,4 +1,4 @@
-# unit/unit.mk: C unit tests and fuzzers for validators.c.
+# unit/unit.mk: C unit tests and fuzzers of the core units (core.mk).
 #
 # Include it from the top-level makefile (include unit/unit.mk), or use it
 # on its own from the repository root:
@@ -7,14 +7,34 @@
 #   make -f unit/unit.mk unit-asan       clang ASan+UBSan build, run the tests
 #   make -f unit/unit.mk unit-valgrind   the gcc build under valgrind memcheck
 #   make -f unit/unit.mk fuzz            both libFuzzer targets, FUZZ_SECONDS each
-#   make -f unit/unit.mk unit-all        all four
+#   make -f unit/unit.mk fuzz-etag       one of them (or fuzz-table)
+#   make -f unit/unit.mk unit-all        unit, unit-asan, unit-valgrind, fuzz
 #   make -f unit/unit.mk unit-clean      rm -rf build/unit
 #
+# One test program per core unit, each linked with that unit only (and
+# what it uses), so a unit is tested without the libraries it does not
+# need:
+#
+#   test_validators   validators.c              APR
+#   test_digest       cc_digest.c               APR, libcrypto, libxxhash
+#   test_table        cc_table.c cc_digest.c    APR, libcrypto, libxxhash
+#   fuzz_etag         validators.c              APR
+#   fuzz_table        cc_table.c cc_digest.c    APR, libcrypto, libxxhash
+#
+# The lists come from core.mk (CORE_VALIDATORS, CORE_DIGEST, CORE_TABLE,
+# CORE_HEADERS, CORE_DIGEST_LIBS, CORE_APR_*): read by the including
+# makefile, or here when this file is used on its own.  The framework the
+# tests share is unit/unit_test.h and unit/unit_test.c.
+#
 # Knobs:
-#   UNIT_ARGS      extra arguments for test_validators, e.g.
+#   UNIT_TESTS     which programs `unit`, `unit-asan` and `unit-valgrind`
+#                  run (default: validators digest table)
+#   UNIT_ARGS      extra arguments for every test program, e.g.
 #                  UNIT_ARGS='-k table'   or   UNIT_ARGS=--xfail-bugs
-#                  (tests named bug_* are known bugs of validators.c; they
-#                  fail the run until fixed unless --xfail-bugs is given)
+#                  (tests named bug_* are known bugs of the unit under
+#                  test; they fail the run until fixed unless --xfail-bugs
+#                  is given); every program runs even when one fails
+#   UNIT_CORE_CFLAGS  extra flags for the core units in the test builds
 #   FUZZ_SECONDS   time per fuzz target (default 30)
 #   FUZZ_ARGS      extra libFuzzer flags, e.g. FUZZ_ARGS=-jobs=2
 #
@@ -27,20 +47,22 @@ UNIT_DIR  := $(patsubst %/,%,$(dir $(UNIT_MK)))
 UNIT_ROOT := $(patsubst %/,%,$(dir $(UNIT_DIR)))
 UNIT_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
+# Makefile.apxs has read core.mk already; on our own, read it here.
+ifndef CORE_TABLE
+include $(UNIT_ROOT)/core.mk
+endif
+
 UNIT_BUILD ?= $(UNIT_ROOT)/build/unit
 UNIT_CC    ?= gcc
 UNIT_CLANG ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null) clang)
 UNIT_VALGRIND ?= valgrind
 
-UNIT_APR_CFLAGS := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
-                   $(shell apu-1-config --includes 2>/dev/null)
-UNIT_APR_LIBS   := $(shell apu-1-config --link-ld --libs 2>/dev/null) \
-                   $(shell apr-1-config --link-ld --libs 2>/dev/null)
-UNIT_LIBS       := $(UNIT_APR_LIBS) -lcrypto -lxxhash -lpthread
+UNIT_TESTS ?= validators digest table
 
-UNIT_CPPFLAGS := -I$(UNIT_ROOT) $(UNIT_APR_CFLAGS)
+UNIT_CPPFLAGS := -I$(UNIT_ROOT) $(CORE_APR_CFLAGS)
 UNIT_CFLAGS   := -std=gnu11 -Wall -Wextra -Werror -O1 -g
-UNIT_VALIDATORS_CFLAGS ?=
+# UNIT_VALIDATORS_CFLAGS: the name this knob had when there was one unit
+UNIT_CORE_CFLAGS ?= $(UNIT_VALIDATORS_CFLAGS)
 UNIT_SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
                   -fno-omit-frame-pointer
 # -DFUZZ_IS_VALID_NEEDS_NUL=1 would hand cc_etag_is_valid() NUL-terminated
@@ -59,22 +81,55 @@ FUZZ_ARGS    ?=
 UNIT_FUZZ_CORPUS    := $(UNIT_BUILD)/fuzz-corpus
 UNIT_FUZZ_ARTIFACTS := $(UNIT_BUILD)/fuzz-artifacts
 
-UNIT_DEPS := $(UNIT_ROOT)/validators.c $(UNIT_ROOT)/validators.h
+# --- what each program links, from core.mk ---------------------------
 
-.PHONY: unit unit-asan unit-valgrind fuzz fuzz-build fuzz-etag fuzz-table \
-        unit-all unit-clean
+UNIT_CORE_test_validators := $(CORE_VALIDATORS)
+UNIT_CORE_test_digest     := $(CORE_DIGEST)
+UNIT_CORE_test_table      := $(CORE_TABLE)
+UNIT_CORE_fuzz_etag       := $(CORE_VALIDATORS)
+UNIT_CORE_fuzz_table      := $(CORE_TABLE)
 
-unit: $(UNIT_BUILD)/gcc/test_validators
-	$< $(UNIT_ARGS)
+UNIT_EXTRA_LIBS_test_table := -pthread
 
-unit-asan: $(UNIT_BUILD)/asan/test_validators
-	$(UNIT_ASAN_ENV) $< $(UNIT_ARGS)
+UNIT_HEADERS := $(addprefix $(UNIT_ROOT)/,$(CORE_HEADERS))
+UNIT_FRAMEWORK_DEPS := $(UNIT_DIR)/unit_test.h
+
+# $(call unit_core_objs,flavour,program): its core objects in that build
+unit_core_objs = $(patsubst %.c,$(UNIT_BUILD)/$(1)/core/%.o,$(UNIT_CORE_$(2)))
+# $(call unit_libs,program): APR, and libcrypto/libxxhash only for what
+# links cc_digest.c
+unit_libs = $(CORE_APR_LIBS) \
+            $(if $(filter $(CORE_DIGEST),$(UNIT_CORE_$(1))),$(CORE_DIGEST_LIBS)) \
+            $(UNIT_EXTRA_LIBS_$(1))
+
+UNIT_GCC_BINS  = $(UNIT_TESTS:%=$(UNIT_BUILD)/gcc/test_%)
+UNIT_ASAN_BINS = $(UNIT_TESTS:%=$(UNIT_BUILD)/asan/test_%)
+
+.PHONY: unit unit-asan unit-valgrind unit-build fuzz fuzz-build fuzz-etag \
+        fuzz-table unit-all unit-clean
+
+# $(call unit_run,command prefix,programs,arguments): runs every program
+# (even after one failed), each command shown; fails if any failed.
+define unit_run
+@rc=0; for t in $(2); do \
+    echo "$(strip $(1) $$t $(3))"; \
+    $(1) $$t $(3) || { echo "*** $$t failed"; rc=1; }; \
+done; exit $$rc
+endef
+
+unit-build: $(UNIT_GCC_BINS) $(UNIT_ASAN_BINS)
+
+unit: $(UNIT_GCC_BINS)
+	$(call unit_run,,$^,$(UNIT_ARGS))
+
+unit-asan: $(UNIT_ASAN_BINS)
+	$(call unit_run,$(UNIT_ASAN_ENV),$^,$(UNIT_ARGS))
 
 # --quick: fewer iterations, processes and smaller files.  Forked children
 # stay under valgrind (fork needs no --trace-children); each one checks
 # its own errors and leaks at exit and fails through its exit status.
-unit-valgrind: $(UNIT_BUILD)/gcc/test_validators
-	$(UNIT_VALGRIND) $(UNIT_VALGRIND_FLAGS) $< --quick $(UNIT_ARGS)
+unit-valgrind: $(UNIT_GCC_BINS)
+	$(call unit_run,$(UNIT_VALGRIND) $(UNIT_VALGRIND_FLAGS),$^,--quick $(UNIT_ARGS))
 
 fuzz: fuzz-etag fuzz-table
 
@@ -105,36 +160,57 @@ unit-clean:
 	rm -rf $(UNIT_BUILD)
 
 # --- builds ---------------------------------------------------------
+#
+# Three flavours, each in its own directory: gcc (plain, also what
+# valgrind runs), asan (clang, ASan+UBSan) and fuzz (clang, ASan+UBSan,
+# libFuzzer).  Core units go to FLAVOUR/core/, tests and the framework to
+# FLAVOUR/.
 
-$(UNIT_BUILD)/gcc/validators.o: $(UNIT_DEPS)
+$(UNIT_BUILD)/gcc/core/%.o: $(UNIT_ROOT)/%.c $(UNIT_HEADERS)
 	@mkdir -p $(@D)
-	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_VALIDATORS_CFLAGS) $(UNIT_CPPFLAGS) \
-	    -c $(UNIT_ROOT)/validators.c -o $@
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_CORE_CFLAGS) $(UNIT_CPPFLAGS) -c $< -o $@
 
-$(UNIT_BUILD)/gcc/test_validators.o: $(UNIT_DIR)/test_validators.c $(UNIT_DEPS)
+$(UNIT_BUILD)/gcc/%.o: $(UNIT_DIR)/%.c $(UNIT_FRAMEWORK_DEPS) $(UNIT_HEADERS)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_CPPFLAGS) -c $< -o $@
 
-$(UNIT_BUILD)/gcc/test_validators: $(UNIT_BUILD)/gcc/test_validators.o \
-                                   $(UNIT_BUILD)/gcc/validators.o
-	$(UNIT_CC) -g $^ $(UNIT_LIBS) -o $@
-
-$(UNIT_BUILD)/asan/test_validators: $(UNIT_DIR)/test_validators.c $(UNIT_DEPS)
+$(UNIT_BUILD)/asan/core/%.o: $(UNIT_ROOT)/%.c $(UNIT_HEADERS)
 	@mkdir -p $(@D)
-	$(UNIT_CLANG) $(UNIT_CFLAGS) $(UNIT_SAN_FLAGS) $(UNIT_CPPFLAGS) \
-	    $(UNIT_DIR)/test_validators.c $(UNIT_ROOT)/validators.c \
-	    $(UNIT_LIBS) -o $@
+	$(UNIT_CLANG) $(UNIT_CFLAGS) $(UNIT_SAN_FLAGS) $(UNIT_CORE_CFLAGS) \
+	    $(UNIT_CPPFLAGS) -c $< -o $@
 
-$(UNIT_BUILD)/fuzz/validators.o: $(UNIT_DEPS)
+$(UNIT_BUILD)/asan/%.o: $(UNIT_DIR)/%.c $(UNIT_FRAMEWORK_DEPS) $(UNIT_HEADERS)
+	@mkdir -p $(@D)
+	$(UNIT_CLANG) $(UNIT_CFLAGS) $(UNIT_SAN_FLAGS) $(UNIT_CPPFLAGS) -c $< -o $@
+
+$(UNIT_BUILD)/fuzz/core/%.o: $(UNIT_ROOT)/%.c $(UNIT_HEADERS)
 	@mkdir -p $(@D)
 	$(UNIT_CLANG) $(UNIT_CFLAGS) $(UNIT_SAN_FLAGS) -fsanitize=fuzzer-no-link \
-	    $(UNIT_CPPFLAGS) -c $(UNIT_ROOT)/validators.c -o $@
+	    $(UNIT_CPPFLAGS) -c $< -o $@
 
-$(UNIT_BUILD)/fuzz/fuzz_%: $(UNIT_DIR)/fuzz_%.c $(UNIT_BUILD)/fuzz/validators.o
-	@mkdir -p $(@D)
-	$(UNIT_CLANG) $(UNIT_CFLAGS) $(UNIT_SAN_FLAGS) -fsanitize=fuzzer \
-	    $(UNIT_FUZZ_DEFS) $(UNIT_CPPFLAGS) $< $(UNIT_BUILD)/fuzz/validators.o \
-	    $(UNIT_LIBS) -o $@
+# $(call unit_test_rules,program): the gcc and asan links of test_PROGRAM
+define unit_test_rules
+$(UNIT_BUILD)/gcc/test_$(1): $(UNIT_BUILD)/gcc/test_$(1).o \
+        $(UNIT_BUILD)/gcc/unit_test.o $(call unit_core_objs,gcc,test_$(1))
+	$$(UNIT_CC) -g $$^ $(call unit_libs,test_$(1)) -o $$@
+
+$(UNIT_BUILD)/asan/test_$(1): $(UNIT_BUILD)/asan/test_$(1).o \
+        $(UNIT_BUILD)/asan/unit_test.o $(call unit_core_objs,asan,test_$(1))
+	$$(UNIT_CLANG) $$(UNIT_SAN_FLAGS) $$^ $(call unit_libs,test_$(1)) -o $$@
+endef
+
+# $(call unit_fuzz_rules,name): fuzz_NAME, with only the units it tests
+define unit_fuzz_rules
+$(UNIT_BUILD)/fuzz/fuzz_$(1): $(UNIT_DIR)/fuzz_$(1).c $(UNIT_HEADERS) \
+        $(call unit_core_objs,fuzz,fuzz_$(1))
+	@mkdir -p $$(@D)
+	$$(UNIT_CLANG) $$(UNIT_CFLAGS) $$(UNIT_SAN_FLAGS) -fsanitize=fuzzer \
+	    $$(UNIT_FUZZ_DEFS) $$(UNIT_CPPFLAGS) $$< \
+	    $(call unit_core_objs,fuzz,fuzz_$(1)) $(call unit_libs,fuzz_$(1)) -o $$@
+endef
+
+$(foreach p,validators digest table,$(eval $(call unit_test_rules,$(p))))
+$(foreach f,etag table,$(eval $(call unit_fuzz_rules,$(f))))
 
 # Standalone (make -f unit/unit.mk): `unit` is the default goal; included,
 # the including makefile keeps its own.

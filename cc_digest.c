@@ -1,0 +1,257 @@
+/* cc_digest.c: digests of files and buffers, and their entity-tags.
+ * See cc_digest.h.  The only unit that uses libcrypto and libxxhash.
+ */
+
+#include "cc_digest.h"
+
+#include <apr_base64.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <xxhash.h>
+
+/* ------------------------------------------------------------------ */
+/* Digests                                                             */
+
+static const struct {
+    const char *name;
+    apr_size_t  size;
+} algos[] = {
+    [CC_ALGO_NONE]   = { NULL,     0 },
+    [CC_ALGO_SHA1]   = { "sha1",   20 },
+    [CC_ALGO_SHA256] = { "sha256", 32 },
+    [CC_ALGO_MD5]    = { "md5",    16 },
+    [CC_ALGO_XXH128] = { "xxh128", 16 },
+};
+
+#define CC_ALGO_COUNT ((int)(sizeof(algos) / sizeof(algos[0])))
+
+static int algo_valid(cc_algo_e algo)
+{
+    /* unsigned: an enum holding a huge value must not pass as negative */
+    return (unsigned)algo - 1 < (unsigned)CC_ALGO_COUNT - 1;
+}
+
+cc_algo_e cc_algo_from_name(const char *name)
+{
+    int i;
+    for (i = 1; name && i < CC_ALGO_COUNT; i++) {
+        if (strcasecmp(name, algos[i].name) == 0) {
+            return (cc_algo_e)i;
+        }
+    }
+    return CC_ALGO_NONE;
+}
+
+const char *cc_algo_name(cc_algo_e algo)
+{
+    return algo_valid(algo) ? algos[algo].name : NULL;
+}
+
+apr_size_t cc_algo_size(cc_algo_e algo)
+{
+    return algo_valid(algo) ? algos[algo].size : 0;
+}
+
+/* One running digest: libcrypto for the cryptographic ones (it uses the
+ * CPU's SHA extensions where there are some), libxxhash for XXH3. */
+typedef struct {
+    cc_algo_e     algo;
+    EVP_MD_CTX   *evp;
+    XXH3_state_t *xxh;
+} hasher_t;
+
+static int hasher_init(hasher_t *h, cc_algo_e algo)
+{
+    const EVP_MD *md = NULL;
+
+    h->algo = algo;
+    h->evp = NULL;
+    h->xxh = NULL;
+    switch (algo) {
+    case CC_ALGO_SHA1:   md = EVP_sha1();   break;
+    case CC_ALGO_SHA256: md = EVP_sha256(); break;
+    case CC_ALGO_MD5:    md = EVP_md5();    break;
+    case CC_ALGO_XXH128:
+        h->xxh = XXH3_createState();
+        return h->xxh && XXH3_128bits_reset(h->xxh) == XXH_OK;
+    default:
+        return 0;
+    }
+    h->evp = EVP_MD_CTX_new();
+    return h->evp && EVP_DigestInit_ex(h->evp, md, NULL) == 1;
+}
+
+static void hasher_update(hasher_t *h, const void *data, apr_size_t len)
+{
+    if (h->xxh) {
+        XXH3_128bits_update(h->xxh, data, len);
+    }
+    else {
+        EVP_DigestUpdate(h->evp, data, len);
+    }
+}
+
+static void hasher_final(hasher_t *h, cc_digest_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->algo = h->algo;
+    if (h->xxh) {
+        XXH128_canonical_t canon;
+        XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(h->xxh));
+        memcpy(out->bytes, canon.digest, sizeof(canon.digest));
+    }
+    else {
+        unsigned int len = 0;
+        EVP_DigestFinal_ex(h->evp, out->bytes, &len);
+    }
+}
+
+static void hasher_free(hasher_t *h)
+{
+    if (h->evp) {
+        EVP_MD_CTX_free(h->evp);
+    }
+    if (h->xxh) {
+        XXH3_freeState(h->xxh);
+    }
+}
+
+void cc_digest_buffer(const void *data, apr_size_t len, cc_algo_e algo,
+                      cc_digest_t *out)
+{
+    hasher_t h;
+
+    if (!hasher_init(&h, algo)) {
+        hasher_free(&h);
+        memset(out, 0, sizeof(*out));
+        return;
+    }
+    hasher_update(&h, data, len);
+    hasher_final(&h, out);
+    hasher_free(&h);
+}
+
+/* pread() that retries on EINTR: the count read, or -1 with errno. */
+static ssize_t pread_retry(int fd, void *buf, size_t len, off_t offset)
+{
+    ssize_t n;
+
+    do {
+        n = pread(fd, buf, len, offset);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+apr_status_t cc_digest_fd(int fd, apr_int64_t size, cc_algo_e algo,
+                          cc_digest_t *out, apr_uint64_t *bytes_read,
+                          const cc_cancel_t *cancel)
+{
+    hasher_t h;
+    unsigned char *buf;
+    off_t offset = 0, next_check = CC_CANCEL_CHECK_BYTES;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (size < 0) {
+        return APR_EINVAL;
+    }
+    buf = malloc(CC_READ_BLOCK);
+    if (!buf) {
+        return APR_ENOMEM;
+    }
+    if (!hasher_init(&h, algo)) {
+        hasher_free(&h);
+        free(buf);
+        return APR_EINVAL;
+    }
+    /* Exactly `size` bytes, then one more read that must find the end:
+     * the tag must describe the bytes the response sends, which are
+     * Content-Length = size bytes.  Sequential preads: the kernel's
+     * read-ahead needs no advice. */
+    while (offset < size) {
+        apr_int64_t left = size - offset;
+        size_t want = left < CC_READ_BLOCK ? (size_t)left : CC_READ_BLOCK;
+        ssize_t n = pread_retry(fd, buf, want, offset);
+
+        if (n < 0) {
+            rv = errno;
+            break;
+        }
+        if (n == 0) {
+            rv = APR_INCOMPLETE;            /* shorter than its size */
+            break;
+        }
+        hasher_update(&h, buf, (apr_size_t)n);
+        offset += n;
+        if (cancel && cancel->keep_going && offset >= next_check
+            && offset < size) {
+            next_check = offset + CC_CANCEL_CHECK_BYTES;
+            if (!cancel->keep_going(cancel->arg)) {
+                rv = ECANCELED;
+                break;
+            }
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        ssize_t n = pread_retry(fd, buf, 1, offset);
+        if (n < 0) {
+            rv = errno;
+        }
+        else if (n > 0) {
+            rv = APR_INCOMPLETE;            /* longer than its size */
+        }
+    }
+    if (bytes_read) {
+        *bytes_read += (apr_uint64_t)offset;
+    }
+    if (rv == APR_SUCCESS) {
+        hasher_final(&h, out);
+    }
+    hasher_free(&h);
+    free(buf);
+    return rv;
+}
+
+static apr_size_t put_hex(char *dst, const unsigned char *src, apr_size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    apr_size_t i;
+    for (i = 0; i < n; i++) {
+        dst[2 * i] = digits[src[i] >> 4];
+        dst[2 * i + 1] = digits[src[i] & 15];
+    }
+    return 2 * n;
+}
+
+apr_size_t cc_etag_format(const cc_digest_t *d, char *buf)
+{
+    apr_size_t len = 0, n = cc_algo_size(d->algo);
+
+    buf[len++] = '"';
+    if (d->algo == CC_ALGO_SHA256) {
+        memcpy(buf + len, "sha256-", 7);
+        len += 7;
+    }
+    switch (d->algo) {
+    case CC_ALGO_SHA1:
+    case CC_ALGO_SHA256:
+        /* apr_base64_encode_binary() counts the NUL it writes */
+        len += (apr_size_t)apr_base64_encode_binary(buf + len, d->bytes,
+                                                    (int)n) - 1;
+        break;
+    case CC_ALGO_MD5:
+    case CC_ALGO_XXH128:
+        len += put_hex(buf + len, d->bytes, n);
+        break;
+    default:
+        break;
+    }
+    buf[len++] = '"';
+    buf[len] = '\0';
+    return len;
+}

@@ -1,0 +1,21 @@
+# core.mk: the core units of mod_condcache, listed once for every build
+# that uses them: Makefile.apxs (module, tool, hashbench), unit/unit.mk
+# (tests, fuzzers) and, through Makefile.apxs, bench/run.
+#
+#   validators.c  entity tags, coding suffixes, RFC 9110 preconditions
+#   cc_digest.c   algorithms and hashing (the only user of CORE_DIGEST_LIBS)
+#   cc_table.c    file keys, the shared table, single flight (uses cc_digest)
+#
+# Paths are relative to the repository root.
+
+CORE_VALIDATORS   = validators.c
+CORE_DIGEST       = cc_digest.c
+CORE_TABLE        = cc_table.c $(CORE_DIGEST)
+CORE_SOURCES      = $(CORE_VALIDATORS) $(CORE_TABLE)
+CORE_HEADERS      = validators.h cc_digest.h cc_table.h
+CORE_DIGEST_LIBS  = -lcrypto -lxxhash
+
+CORE_APR_CFLAGS  := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
+                    $(shell apu-1-config --includes 2>/dev/null)
+CORE_APR_LIBS    := $(shell apu-1-config --link-ld --libs 2>/dev/null) \
+                    $(shell apr-1-config --link-ld --libs 2>/dev/null)

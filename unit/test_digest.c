@@ -1,0 +1,661 @@
+/* unit/test_digest.c: unit tests of cc_digest.c, the core unit that
+ * hashes files and buffers and makes entity-tags of digests.
+ *
+ * Owns: the algorithms (names, sizes, values out of range), known answers
+ * of every algorithm, cc_digest_buffer() against libcrypto and libxxhash
+ * called directly, cc_digest_fd() against cc_digest_buffer() around the
+ * CC_READ_BLOCK boundary, its errors, its exact-size reads (a file that
+ * is shorter or longer than the size it is given is APR_INCOMPLETE),
+ * cancellation through a cc_cancel_t, and cc_etag_format().
+ *
+ * Linked with cc_digest.c, APR, libcrypto and libxxhash; not with
+ * validators.c (that validators.c accepts and matches the tags made here
+ * is in test_validators, etag_is_valid_formats).  The framework (CHECK,
+ * T(), --quick, -k, bug_*) is unit_test.h.
+ */
+#define _GNU_SOURCE 1
+
+#include "cc_digest.h"
+#include "unit_test.h"
+
+#include <openssl/evp.h>
+#include <xxhash.h>
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Digests                                                             */
+
+static void to_hex(const unsigned char *b, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        out[2 * i] = d[b[i] >> 4];
+        out[2 * i + 1] = d[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+
+static void test_algo_names(void)
+{
+    CHECK_INT(cc_algo_from_name("sha1"), CC_ALGO_SHA1);
+    CHECK_INT(cc_algo_from_name("SHA256"), CC_ALGO_SHA256);
+    CHECK_INT(cc_algo_from_name("Md5"), CC_ALGO_MD5);
+    CHECK_INT(cc_algo_from_name("xxh128"), CC_ALGO_XXH128);
+    CHECK_INT(cc_algo_from_name("sha-1"), CC_ALGO_NONE);
+    CHECK_INT(cc_algo_from_name(""), CC_ALGO_NONE);
+    CHECK_INT(cc_algo_from_name(NULL), CC_ALGO_NONE);
+    CHECK_STR(cc_algo_name(CC_ALGO_SHA1), "sha1");
+    CHECK_STR(cc_algo_name(CC_ALGO_SHA256), "sha256");
+    CHECK_STR(cc_algo_name(CC_ALGO_MD5), "md5");
+    CHECK_STR(cc_algo_name(CC_ALGO_XXH128), "xxh128");
+    CHECK(cc_algo_name(CC_ALGO_NONE) == NULL);
+    CHECK(cc_algo_name((cc_algo_e)5) == NULL);
+    CHECK_INT(cc_algo_size(CC_ALGO_SHA1), 20);
+    CHECK_INT(cc_algo_size(CC_ALGO_SHA256), 32);
+    CHECK_INT(cc_algo_size(CC_ALGO_MD5), 16);
+    CHECK_INT(cc_algo_size(CC_ALGO_XXH128), 16);
+    CHECK_INT(cc_algo_size(CC_ALGO_NONE), 0);
+    CHECK_INT(cc_algo_size((cc_algo_e)99), 0);
+}
+
+/* BUG (fixed): algo_valid() was `algo > CC_ALGO_NONE && (int)algo <
+ * CC_ALGO_COUNT`.  cc_algo_e has only non-negative constants, so the
+ * compiler makes it unsigned: a value >= 2^31 passed the first test, was
+ * negative as an int, passed the second, and algos[algo] was read far out
+ * of bounds (SIGSEGV).  Reached by cc_algo_name(), cc_algo_size() and
+ * cc_etag_format(); test_table's table_store_algo_out_of_range covers
+ * cc_table_store() given a digest with such an algo. */
+static void child_algo_out_of_range(void *arg)
+{
+    static const unsigned bad[] = { 0xffffffffu, 0x80000000u, 0xfffffffbu };
+    size_t i;
+    (void)arg;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cc_algo_e a = (cc_algo_e)bad[i];
+        cc_digest_t d;
+        char tag[CC_ETAG_MAX];
+
+        fprintf(stderr, "    (child) algo 0x%x...\n", bad[i]);
+        CHECK(cc_algo_name(a) == NULL);
+        CHECK_INT(cc_algo_size(a), 0);
+        memset(&d, 0, sizeof(d));
+        d.algo = a;
+        cc_etag_format(&d, tag);                 /* must not crash */
+    }
+}
+
+static void test_algo_out_of_range(void)
+{
+    pid_t pid = fork_child(child_algo_out_of_range, NULL);
+    WAIT_CHILD_OK(pid, "algo functions given (cc_algo_e)0xffffffff");
+}
+
+/* Known answers, computed with `openssl dgst -sha1|-sha256|-md5` and
+ * `xxh128sum` (xxhash 0.8.1) when this test was written. */
+#define KAT_MILLION_A   1000000     /* 1,000,000 x 'a' */
+#define KAT_PATTERN_LEN 300007      /* byte i = (31 i + (i >> 8)) & 0xff */
+
+static const struct {
+    const char *input;              /* "", "abc", "million-a", "pattern" */
+    cc_algo_e algo;
+    const char *hex;
+} kats[] = {
+    { "", CC_ALGO_SHA1,   "da39a3ee5e6b4b0d3255bfef95601890afd80709" },
+    { "", CC_ALGO_SHA256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+    { "", CC_ALGO_MD5,    "d41d8cd98f00b204e9800998ecf8427e" },
+    { "", CC_ALGO_XXH128, "99aa06d3014798d86001c324468d497f" },
+    { "abc", CC_ALGO_SHA1,   "a9993e364706816aba3e25717850c26c9cd0d89d" },
+    { "abc", CC_ALGO_SHA256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+    { "abc", CC_ALGO_MD5,    "900150983cd24fb0d6963f7d28e17f72" },
+    { "abc", CC_ALGO_XXH128, "06b05ab6733a618578af5f94892f3950" },
+    { "million-a", CC_ALGO_SHA1,   "34aa973cd4c4daa4f61eeb2bdbad27316534016f" },
+    { "million-a", CC_ALGO_SHA256, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0" },
+    { "million-a", CC_ALGO_MD5,    "7707d6ae4e027c70eea2a935c2296f21" },
+    { "million-a", CC_ALGO_XXH128, "a545df8e384a9579b1fd6fae5285c4eb" },
+    { "pattern", CC_ALGO_SHA1,   "d9880a9cbd8dfcf7a9750f5cb60c2cd41d017033" },
+    { "pattern", CC_ALGO_SHA256, "028c50fdaae72462431ac4f4fd6b16453c956aaa5680f681516d56c9975a9270" },
+    { "pattern", CC_ALGO_MD5,    "da1b8cc29fb6dc8f0bdf332042dabf57" },
+    { "pattern", CC_ALGO_XXH128, "613392ff7a93b3bfefb2cb772bac9e62" },
+};
+
+static unsigned char *kat_input(const char *name, size_t *len)
+{
+    unsigned char *b;
+    size_t i;
+
+    if (strcmp(name, "million-a") == 0) {
+        *len = KAT_MILLION_A;
+        b = malloc(*len);
+        if (b) memset(b, 'a', *len);
+        return b;
+    }
+    if (strcmp(name, "pattern") == 0) {
+        *len = KAT_PATTERN_LEN;
+        b = malloc(*len);
+        for (i = 0; b && i < *len; i++) {
+            b[i] = (unsigned char)((i * 31 + (i >> 8)) & 0xff);
+        }
+        return b;
+    }
+    *len = strlen(name);
+    b = malloc(*len + 1);
+    if (b) memcpy(b, name, *len + 1);
+    return b;
+}
+
+static void test_digest_kat(void)
+{
+    size_t k;
+
+    for (k = 0; k < sizeof(kats) / sizeof(kats[0]); k++) {
+        size_t len;
+        unsigned char *in = kat_input(kats[k].input, &len);
+        cc_digest_t d, f;
+        char hex[2 * CC_DIGEST_MAX + 1], name[64];
+        apr_uint64_t got = 0;
+        apr_size_t i, n = cc_algo_size(kats[k].algo);
+        int fd;
+
+        REQUIRE(in);
+        memset(&d, 0x5a, sizeof(d));
+        cc_digest_buffer(in, len, kats[k].algo, &d);
+        CHECK_INT(d.algo, kats[k].algo);
+        to_hex(d.bytes, n, hex);
+        CHECK_MSG(strcmp(hex, kats[k].hex) == 0, "%s(%s): got %s, want %s",
+                  cc_algo_name(kats[k].algo), kats[k].input, hex, kats[k].hex);
+        for (i = n; i < CC_DIGEST_MAX; i++) {
+            CHECK_MSG(d.bytes[i] == 0, "digest byte %u past the size not zeroed",
+                      (unsigned)i);
+        }
+        /* the same through a file */
+        snprintf(name, sizeof(name), "kat-%s", kats[k].input);
+        REQUIRE(make_file(name, in, len) == 0);
+        fd = open_tmp(name, O_RDONLY);
+        REQUIRE(fd >= 0);
+        memset(&f, 0x33, sizeof(f));
+        CHECK_INT(cc_digest_fd(fd, (apr_int64_t)len, kats[k].algo, &f, &got,
+                               NULL), APR_SUCCESS);
+        CHECK_U64(got, len);
+        CHECK(memcmp(&f, &d, sizeof(d)) == 0);
+        close(fd);
+        free(in);
+    }
+}
+
+/* Against libcrypto and libxxhash called directly, many lengths. */
+static void test_digest_buffer_vs_direct(void)
+{
+    unsigned char *buf = malloc(70000);
+    uint64_t s = 12345;
+    int round;
+
+    REQUIRE(buf);
+    fill_pattern(buf, 70000, 99);
+    for (round = 0; round < 200; round++) {
+        size_t len = round < 130 ? (size_t)round : (size_t)(rnd_next(&s) % 70000);
+        int a;
+        for (a = 0; a < N_ALGOS; a++) {
+            cc_digest_t d;
+            unsigned char want[CC_DIGEST_MAX];
+            cc_algo_e algo = all_algos[a];
+
+            cc_digest_buffer(buf, len, algo, &d);
+            if (algo == CC_ALGO_XXH128) {
+                XXH128_canonical_t c;
+                XXH128_canonicalFromHash(&c, XXH3_128bits(buf, len));
+                memcpy(want, c.digest, 16);
+            }
+            else {
+                unsigned int n = 0;
+                const EVP_MD *md = algo == CC_ALGO_SHA1 ? EVP_sha1()
+                                 : algo == CC_ALGO_SHA256 ? EVP_sha256()
+                                 : EVP_md5();
+                EVP_Digest(buf, len, want, &n, md, NULL);
+            }
+            CHECK_MSG(memcmp(d.bytes, want, cc_algo_size(algo)) == 0,
+                      "%s of %zu bytes differs from the library's",
+                      cc_algo_name(algo), len);
+        }
+    }
+    for (round = 0; round < N_ALGOS; round++) {   /* NULL, 0 is the empty input */
+        cc_digest_t a, b;
+        cc_digest_buffer(NULL, 0, all_algos[round], &a);
+        cc_digest_buffer("", 0, all_algos[round], &b);
+        CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+    }
+    {   /* CC_ALGO_NONE and junk: a zeroed digest */
+        cc_digest_t d;
+        unsigned char zero[CC_DIGEST_MAX] = { 0 };
+        memset(&d, 0x77, sizeof(d));
+        cc_digest_buffer(buf, 10, CC_ALGO_NONE, &d);
+        CHECK_INT(d.algo, CC_ALGO_NONE);
+        CHECK(memcmp(d.bytes, zero, sizeof(zero)) == 0);
+        memset(&d, 0x77, sizeof(d));
+        cc_digest_buffer(buf, 10, (cc_algo_e)17, &d);
+        CHECK(memcmp(d.bytes, zero, sizeof(zero)) == 0);
+    }
+    free(buf);
+}
+
+/* cc_digest_fd() == cc_digest_buffer() around the read-block boundary. */
+static void test_digest_fd_sizes(void)
+{
+    static const size_t sizes[] = {
+        0, 1, CC_READ_BLOCK - 1, CC_READ_BLOCK, CC_READ_BLOCK + 1,
+        3 * 1024 * 1024, 2 * CC_READ_BLOCK + 7
+    };
+    unsigned char *buf = malloc(3 * 1024 * 1024);
+    size_t i;
+
+    REQUIRE(buf);
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char name[64];
+        int fd, a;
+
+        fill_pattern(buf, sizes[i], 1000 + i);
+        snprintf(name, sizeof(name), "size-%zu", sizes[i]);
+        REQUIRE(make_file(name, buf, sizes[i]) == 0);
+        fd = open_tmp(name, O_RDONLY);
+        REQUIRE(fd >= 0);
+        for (a = 0; a < N_ALGOS; a++) {
+            cc_digest_t want, got;
+            apr_uint64_t bytes = 1000;       /* it adds, it does not set */
+            off_t at = (off_t)(sizes[i] / 3);
+            apr_status_t rv;
+
+            cc_digest_buffer(buf, sizes[i], all_algos[a], &want);
+            REQUIRE(lseek(fd, at, SEEK_SET) == at);
+            memset(&got, 0xee, sizeof(got));
+            rv = cc_digest_fd(fd, (apr_int64_t)sizes[i], all_algos[a], &got,
+                              &bytes, NULL);
+            CHECK_INT(rv, APR_SUCCESS);
+            CHECK_MSG(memcmp(&got, &want, sizeof(want)) == 0,
+                      "%s of a %zu-byte file differs from the buffer's",
+                      cc_algo_name(all_algos[a]), sizes[i]);
+            CHECK_U64(bytes, 1000 + sizes[i]);
+            CHECK_INT(lseek(fd, 0, SEEK_CUR), at);
+            /* bytes_read may be NULL */
+            CHECK_INT(cc_digest_fd(fd, (apr_int64_t)sizes[i], all_algos[a],
+                                   &got, NULL, NULL), APR_SUCCESS);
+            CHECK(memcmp(&got, &want, sizeof(want)) == 0);
+        }
+        close(fd);
+    }
+    free(buf);
+}
+
+static void test_digest_fd_errors(void)
+{
+    cc_digest_t d;
+    apr_uint64_t bytes = 5;
+    int fd, dfd;
+
+    CHECK_INT(cc_digest_fd(-1, 5, CC_ALGO_SHA1, &d, &bytes, NULL), EBADF);
+    CHECK_U64(bytes, 5);
+    REQUIRE(make_file("wronly", "hello", 5) == 0);
+    fd = open_tmp("wronly", O_WRONLY);
+    REQUIRE(fd >= 0);
+    CHECK_INT(cc_digest_fd(fd, 5, CC_ALGO_MD5, &d, &bytes, NULL), EBADF);
+    CHECK_U64(bytes, 5);
+    close(fd);
+    fd = open_tmp("wronly", O_RDONLY);
+    REQUIRE(fd >= 0);
+    CHECK_INT(cc_digest_fd(fd, 5, CC_ALGO_NONE, &d, &bytes, NULL), APR_EINVAL);
+    CHECK_INT(cc_digest_fd(fd, 5, (cc_algo_e)9, &d, &bytes, NULL), APR_EINVAL);
+    /* a negative size is no size at all */
+    CHECK_INT(cc_digest_fd(fd, -1, CC_ALGO_SHA1, &d, &bytes, NULL), APR_EINVAL);
+    CHECK_INT(cc_digest_fd(fd, INT64_MIN, CC_ALGO_SHA1, &d, &bytes, NULL),
+              APR_EINVAL);
+    CHECK_U64(bytes, 5);
+    close(fd);
+    dfd = open(tmpdir, O_RDONLY | O_DIRECTORY);
+    REQUIRE(dfd >= 0);
+    CHECK_INT(cc_digest_fd(dfd, 4096, CC_ALGO_SHA1, &d, &bytes, NULL), EISDIR);
+    /* size 0: the read that must find the end fails just the same */
+    CHECK_INT(cc_digest_fd(dfd, 0, CC_ALGO_SHA1, &d, &bytes, NULL), EISDIR);
+    CHECK_U64(bytes, 5);
+    close(dfd);
+}
+
+/* cc_digest_fd() hashes exactly `size` bytes, the fstat size a response
+ * will announce: a file that ends earlier or goes on is APR_INCOMPLETE. */
+static void test_digest_fd_exact_size(void)
+{
+    /* inside a read block, and where the file ends with a block */
+    static const size_t lens[] = { 1000, CC_READ_BLOCK, CC_READ_BLOCK + 7 };
+    unsigned char *buf = malloc(CC_READ_BLOCK + 7);
+    cc_digest_t want, got, empty;
+    apr_uint64_t bytes;
+    size_t i;
+    int fd, a;
+
+    REQUIRE(buf);
+    for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        apr_int64_t len = (apr_int64_t)lens[i];
+        char name[64];
+
+        fill_pattern(buf, lens[i], 2000 + i);
+        snprintf(name, sizeof(name), "exact-%zu", lens[i]);
+        REQUIRE(make_file(name, buf, lens[i]) == 0);
+        fd = open_tmp(name, O_RDONLY);
+        REQUIRE(fd >= 0);
+        for (a = 0; a < N_ALGOS; a++) {
+            cc_algo_e algo = all_algos[a];
+
+            cc_digest_buffer(buf, lens[i], algo, &want);
+            bytes = 0;
+            memset(&got, 0xee, sizeof(got));
+            CHECK_INT(cc_digest_fd(fd, len, algo, &got, &bytes, NULL),
+                      APR_SUCCESS);
+            CHECK_MSG(digest_eq(&got, &want), "%s of %lld exact bytes differs "
+                      "from the buffer's", cc_algo_name(algo), (long long)len);
+            CHECK_U64(bytes, len);
+            /* the file holds more than `size`: read size, then one byte
+             * that should not be there (not counted) */
+            bytes = 0;
+            CHECK_INT(cc_digest_fd(fd, len - 1, algo, &got, &bytes, NULL),
+                      APR_INCOMPLETE);
+            CHECK_U64(bytes, len - 1);
+            /* the file ends before `size` */
+            bytes = 0;
+            CHECK_INT(cc_digest_fd(fd, len + 1, algo, &got, &bytes, NULL),
+                      APR_INCOMPLETE);
+            CHECK_U64(bytes, len);
+            bytes = 0;
+            CHECK_INT(cc_digest_fd(fd, len + 3 * CC_READ_BLOCK, algo, &got,
+                                   &bytes, NULL), APR_INCOMPLETE);
+            CHECK_U64(bytes, len);
+            /* size 0 of a file that is not empty */
+            bytes = 0;
+            CHECK_INT(cc_digest_fd(fd, 0, algo, &got, &bytes, NULL),
+                      APR_INCOMPLETE);
+            CHECK_U64(bytes, 0);
+        }
+        close(fd);
+    }
+    /* an empty file of size 0: the digest of empty input */
+    REQUIRE(make_file("exact-empty", "", 0) == 0);
+    fd = open_tmp("exact-empty", O_RDONLY);
+    REQUIRE(fd >= 0);
+    for (a = 0; a < N_ALGOS; a++) {
+        cc_digest_buffer(NULL, 0, all_algos[a], &empty);
+        bytes = 7;
+        memset(&got, 0xee, sizeof(got));
+        CHECK_INT(cc_digest_fd(fd, 0, all_algos[a], &got, &bytes, NULL),
+                  APR_SUCCESS);
+        CHECK(digest_eq(&got, &empty));
+        CHECK_U64(bytes, 7);
+        CHECK_INT(cc_digest_fd(fd, 1, all_algos[a], &got, &bytes, NULL),
+                  APR_INCOMPLETE);
+        CHECK_U64(bytes, 7);
+    }
+    {   /* and the known answer, so "empty" is not just "equal to itself" */
+        char hex[2 * CC_DIGEST_MAX + 1];
+        CHECK_INT(cc_digest_fd(fd, 0, CC_ALGO_SHA1, &got, NULL, NULL),
+                  APR_SUCCESS);
+        to_hex(got.bytes, 20, hex);
+        CHECK_STR(hex, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    }
+    close(fd);
+    free(buf);
+}
+
+/* /proc files say size 0 and hold more: no digest of them is exact. */
+static void test_digest_fd_proc_status(void)
+{
+    char buf[4096];
+    struct stat st;
+    cc_digest_t d;
+    apr_uint64_t bytes = 0;
+    int fd = open("/proc/self/status", O_RDONLY);
+
+    REQUIRE(fd >= 0);
+    REQUIRE(fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0);
+    REQUIRE(pread(fd, buf, sizeof(buf), 0) > 0);     /* yet it has content */
+    CHECK_INT(cc_digest_fd(fd, (apr_int64_t)st.st_size, CC_ALGO_SHA1, &d,
+                           &bytes, NULL), APR_INCOMPLETE);
+    CHECK_U64(bytes, 0);
+    CHECK_INT(cc_digest_fd(fd, 1, CC_ALGO_XXH128, &d, &bytes, NULL),
+              APR_INCOMPLETE);
+    CHECK_U64(bytes, 1);
+    close(fd);
+}
+/* keep_going is asked every CC_CANCEL_CHECK_BYTES, never after the last
+ * block; a 0 stops the hash there with ECANCELED. */
+static void test_digest_fd_cancel(void)
+{
+    struct keep_going_probe probe;
+    cc_cancel_t cancel = { probe_keep_going, &probe };
+    cc_cancel_t no_fn = { NULL, NULL };
+    cc_digest_t want, got;
+    apr_uint64_t bytes;
+    unsigned char *content;
+    struct stat st;
+    int checks, fd = open_tmp(CANCEL_BIG, O_RDONLY), fd16;
+    apr_int64_t size;
+    ssize_t n;
+
+    REQUIRE(fd >= 0 && fstat(fd, &st) == 0);
+    size = (apr_int64_t)st.st_size;
+    REQUIRE(size > CC_CANCEL_CHECK_BYTES);
+    /* one check at each multiple of 16 MiB short of the end */
+    checks = (int)((size - 1) / CC_CANCEL_CHECK_BYTES);
+    content = malloc((size_t)size);
+    REQUIRE(content);
+    n = pread(fd, content, (size_t)size, 0);
+    REQUIRE(n == (ssize_t)size);
+    cc_digest_buffer(content, (size_t)size, CC_ALGO_XXH128, &want);
+    free(content);
+
+    /* gone at the first check: stopped after 16 MiB, within a block */
+    memset(&probe, 0, sizeof(probe));
+    probe.stop_at = 1;
+    bytes = 0;
+    CHECK_INT(cc_digest_fd(fd, size, CC_ALGO_XXH128, &got, &bytes, &cancel),
+              ECANCELED);
+    CHECK_INT(probe.calls, 1);
+    CHECK_MSG(bytes >= CC_CANCEL_CHECK_BYTES
+              && bytes <= CC_CANCEL_CHECK_BYTES + CC_READ_BLOCK,
+              "cancelled after %llu bytes, want 16 MiB to 16 MiB + one block",
+              (unsigned long long)bytes);
+    /* there all along: the whole file, the right digest */
+    memset(&probe, 0, sizeof(probe));
+    bytes = 0;
+    memset(&got, 0, sizeof(got));
+    CHECK_INT(cc_digest_fd(fd, size, CC_ALGO_XXH128, &got, &bytes, &cancel),
+              APR_SUCCESS);
+    CHECK(digest_eq(&got, &want));
+    CHECK_INT(probe.calls, checks);
+    CHECK_U64(bytes, size);
+    if (checks >= 2) {
+        /* gone at the second check: stopped after 32 MiB */
+        const apr_uint64_t second = 2 * (apr_uint64_t)CC_CANCEL_CHECK_BYTES;
+
+        memset(&probe, 0, sizeof(probe));
+        probe.stop_at = 2;
+        bytes = 0;
+        CHECK_INT(cc_digest_fd(fd, size, CC_ALGO_XXH128, &got, &bytes,
+                               &cancel), ECANCELED);
+        CHECK_INT(probe.calls, 2);
+        CHECK_MSG(bytes >= second && bytes <= second + CC_READ_BLOCK,
+                  "cancelled after %llu bytes, want 32 MiB to 32 MiB + one "
+                  "block", (unsigned long long)bytes);
+    }
+    /* a cc_cancel_t without a function never stops */
+    memset(&got, 0, sizeof(got));
+    CHECK_INT(cc_digest_fd(fd, size, CC_ALGO_XXH128, &got, NULL, &no_fn),
+              APR_SUCCESS);
+    CHECK(digest_eq(&got, &want));
+    close(fd);
+
+    /* exactly 16 MiB: the check would come after the last block, so
+     * keep_going is never asked and "gone" changes nothing */
+    REQUIRE(make_big_file("cancel-16.bin", CC_CANCEL_CHECK_BYTES / MIB, 13)
+            == 0);
+    fd16 = open_tmp("cancel-16.bin", O_RDONLY);
+    REQUIRE(fd16 >= 0);
+    CHECK_INT(cc_digest_fd(fd16, CC_CANCEL_CHECK_BYTES, CC_ALGO_XXH128, &want,
+                           NULL, NULL), APR_SUCCESS);
+    memset(&probe, 0, sizeof(probe));
+    probe.stop_at = 1;
+    bytes = 0;
+    memset(&got, 0, sizeof(got));
+    CHECK_INT(cc_digest_fd(fd16, CC_CANCEL_CHECK_BYTES, CC_ALGO_XXH128, &got,
+                           &bytes, &cancel), APR_SUCCESS);
+    CHECK_INT(probe.calls, 0);
+    CHECK(digest_eq(&got, &want));
+    CHECK_U64(bytes, CC_CANCEL_CHECK_BYTES);
+    close(fd16);
+    /* nor for a small file */
+    fd = open_tmp(OLD_SMALL, O_RDONLY);
+    REQUIRE(fd >= 0);
+    CHECK_INT(cc_digest_fd(fd, OLD_SMALL_LEN, CC_ALGO_SHA1, &got, NULL,
+                           &cancel), APR_SUCCESS);
+    CHECK_INT(probe.calls, 0);
+    close(fd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Entity-tag formatting                                               */
+
+/* Is s[0..len) one strong entity-tag (RFC 9110 8.8.3: DQUOTE *etagc
+ * DQUOTE, etagc = %x21 / %x23-7E / obs-text)?  Written out here, since
+ * this program does not link validators.c; test_validators checks that
+ * cc_etag_is_valid() accepts the same tags. */
+static int is_strong_entity_tag(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len < 2 || s[0] != '"' || s[len - 1] != '"') {
+        return 0;
+    }
+    for (i = 1; i < len - 1; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(c == 0x21 || (c >= 0x23 && c <= 0x7e) || c >= 0x80)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void test_etag_format(void)
+{
+    static const struct {
+        const char *input;
+        cc_algo_e algo;
+        const char *tag;
+    } cases[] = {
+        /* sha1: exactly what core's FileETag Digest sends */
+        { "",    CC_ALGO_SHA1,   "\"2jmj7l5rSw0yVb/vlWAYkK/YBwk=\"" },
+        { "abc", CC_ALGO_SHA1,   "\"qZk+NkcGgWq6PiVxeFDCbJzQ2J0=\"" },
+        { "",    CC_ALGO_SHA256, "\"sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"" },
+        { "abc", CC_ALGO_SHA256, "\"sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=\"" },
+        { "",    CC_ALGO_MD5,    "\"d41d8cd98f00b204e9800998ecf8427e\"" },
+        { "abc", CC_ALGO_MD5,    "\"900150983cd24fb0d6963f7d28e17f72\"" },
+        { "",    CC_ALGO_XXH128, "\"99aa06d3014798d86001c324468d497f\"" },
+        { "abc", CC_ALGO_XXH128, "\"06b05ab6733a618578af5f94892f3950\"" },
+    };
+    size_t i;
+    int a;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cc_digest_t d;
+        char buf[CC_ETAG_MAX + 32];
+        apr_size_t len, j;
+
+        cc_digest_buffer(cases[i].input, strlen(cases[i].input),
+                         cases[i].algo, &d);
+        memset(buf, 0xA5, sizeof(buf));
+        len = cc_etag_format(&d, buf);
+        CHECK_STR(buf, cases[i].tag);
+        CHECK_INT(len, strlen(cases[i].tag));
+        CHECK(len < CC_ETAG_MAX);
+        CHECK(is_strong_entity_tag(buf, len));
+        for (j = len + 1; j < sizeof(buf); j++) {
+            CHECK_MSG((unsigned char)buf[j] == 0xA5,
+                      "cc_etag_format wrote past its NUL at %u", (unsigned)j);
+        }
+    }
+    /* shapes, over many digests: lengths and alphabets */
+    for (a = 0; a < N_ALGOS; a++) {
+        int k;
+        for (k = 0; k < 64; k++) {
+            cc_digest_t d;
+            char buf[CC_ETAG_MAX];
+            apr_size_t len, j, want_len;
+            const char *body;
+
+            d.algo = all_algos[a];
+            fill_pattern(d.bytes, sizeof(d.bytes), (uint64_t)(k * 7 + a));
+            if (k == 0) memset(d.bytes, 0, sizeof(d.bytes));
+            if (k == 1) memset(d.bytes, 0xff, sizeof(d.bytes));
+            len = cc_etag_format(&d, buf);
+            want_len = d.algo == CC_ALGO_SHA1 ? 30
+                     : d.algo == CC_ALGO_SHA256 ? 53 : 34;
+            CHECK_INT(len, want_len);
+            CHECK_INT(strlen(buf), len);
+            CHECK(len < CC_ETAG_MAX);
+            CHECK(buf[0] == '"' && buf[len - 1] == '"');
+            CHECK(is_strong_entity_tag(buf, len));
+            body = buf + 1;
+            if (d.algo == CC_ALGO_SHA256) {
+                CHECK(strncmp(body, "sha256-", 7) == 0);
+                body += 7;
+            }
+            for (j = 0; body + j < buf + len - 1; j++) {
+                char c = body[j];
+                if (d.algo == CC_ALGO_MD5 || d.algo == CC_ALGO_XXH128) {
+                    CHECK_MSG((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'),
+                              "non-lower-hex char '%c' in %s", c, buf);
+                }
+                else {
+                    CHECK_MSG((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
+                              || (c >= 'A' && c <= 'Z') || c == '+' || c == '/'
+                              || c == '=', "non-base64 char '%c' in %s", c, buf);
+                }
+            }
+            if (d.algo == CC_ALGO_SHA1) {
+                CHECK(buf[len - 2] == '=' && buf[len - 3] != '=');  /* 20 B: one pad */
+            }
+            if (d.algo == CC_ALGO_SHA256) {
+                CHECK(buf[len - 2] == '=' && buf[len - 3] != '=');  /* 32 B: one pad */
+            }
+            if (d.algo == CC_ALGO_MD5 || d.algo == CC_ALGO_XXH128) {
+                char hex[33];
+                to_hex(d.bytes, 16, hex);
+                CHECK(strncmp(buf + 1, hex, 32) == 0);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Driver                                                              */
+
+static const struct unit_test tests[] = {
+    T(algo_names),
+    T(algo_out_of_range),
+    T(digest_kat),
+    T(digest_buffer_vs_direct),
+    T(digest_fd_sizes),
+    T(digest_fd_errors),
+    T(digest_fd_exact_size),
+    T(digest_fd_proc_status),
+    T(digest_fd_cancel),
+    T(etag_format),
+};
+
+int main(int argc, char **argv)
+{
+    static const struct unit_suite suite = {
+        "test_digest", "cc_digest.c", tests, UNIT_COUNT(tests),
+        fixture_digest_files
+    };
+    return unit_main(argc, argv, &suite);
+}
