@@ -28,8 +28,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from condcache_env import (CondCacheEnv, MPMS, check_error_lines,  # noqa: E402
-                           HARD_CRASH_RE)
+from condcache_env import CondCacheEnv, MPMS  # noqa: E402
+from logs import HARD_CRASH_RE, check_error_lines  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -72,7 +72,9 @@ def env(request):
     global _ENV
     e = CondCacheEnv(mpm=_mpm(request.config),
                      module_path=request.config.getoption("--module"),
-                     keep=request.config.getoption("--keep-dirs"))
+                     keep=request.config.getoption("--keep-dirs"),
+                     missing_module=request.config.getoption(
+                         "--missing-module"))
     _ENV = e
     yield e
     e.cleanup()
@@ -88,33 +90,18 @@ def pytest_runtest_makereport(item, call):
         _ENV.failed = True
 
 
-def require_module(env, request):
-    if env.module_available():
-        return
-    msg = ("mod_condcache.so not found at %s (build it with "
-           "`make -f Makefile.apxs`, or pass --module)" % env.module_path)
-    if request.config.getoption("--missing-module") == "skip":
-        pytest.skip(msg)
-    pytest.fail(msg, pytrace=False)
-
-
 @pytest.fixture(scope="class")
 def httpd(env, request):
     """A running server configured by the requesting test class."""
     cls = request.cls
-    with_module = getattr(cls, "with_module", True)
-    if with_module:
-        require_module(env, request)
-    srv = env.new_server(cls.__name__ if cls else request.node.name)
-    if hasattr(cls, "populate"):
-        cls.populate(srv)
-    conf = cls.conf(srv) if hasattr(cls, "conf") else ""
-    srv.install(conf, modules=getattr(cls, "modules", ()),
-                with_module=with_module,
-                log_level=getattr(cls, "log_level", None))
-    srv.start()
-    if getattr(cls, "settle", True):
-        srv.settle()
+    srv = env.start_server(
+        cls.__name__ if cls else request.node.name,
+        conf=cls.conf if hasattr(cls, "conf") else "",
+        modules=getattr(cls, "modules", ()),
+        with_module=getattr(cls, "with_module", True),
+        populate=getattr(cls, "populate", None),
+        log_level=getattr(cls, "log_level", None),
+        settle=getattr(cls, "settle", True))
     yield srv
     srv.stop()
     # crash indicators written after the last test (shutdown included)
@@ -135,14 +122,10 @@ def new_server(env, request):
 
     def factory(name, conf="", modules=(), with_module=True, start=True,
                 populate=None, settle=False):
-        if with_module:
-            require_module(env, request)
-        srv = env.new_server(name)
-        made.append(srv)
-        if populate:
-            populate(srv)
-        srv.install(conf(srv) if callable(conf) else conf, modules=modules,
-                    with_module=with_module)
+        srv = env.start_server(name, conf, modules=modules,
+                               with_module=with_module, populate=populate,
+                               start=False)
+        made.append(srv)    # stopped at the end even if its start fails
         if start:
             srv.start()
             if settle:

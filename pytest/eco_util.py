@@ -1,14 +1,14 @@
-"""Helpers for the ecosystem tests (test_eco_*.py): an extra access log that
-records the validators each request carried, servers owned by a test class,
-and drivers for the third-party clients and caches the tests put in front
-of mod_condcache (Chromium over the DevTools pipe, varnishd, strace).
+"""Helpers for the ecosystem tests (test_eco_*.py): finding the
+third-party programs they need, and drivers for the clients and caches the
+tests put in front of mod_condcache (Chromium over the DevTools pipe,
+varnishd, strace).  The tests' second access log is logs.py's (EcoLog);
+servers come from CondCacheEnv.start_server.
 
 Nothing here decides a test's outcome by timing: waits are deadlines for
 something that must happen, never measurements.
 """
 import json
 import os
-import re
 import select
 import shutil
 import signal
@@ -17,110 +17,8 @@ import time
 
 import pytest
 
-from condcache_env import REQ_ID_HEADER, free_port  # noqa: F401 (re-export)
-
-# --------------------------------------------------------------------------
-# An access log with the request's validators and the response's headers
-
-ECO_FIELDS = ("status", "method", "uri", "inm", "ims", "etag", "lastmod",
-              "vary", "cenc", "note", "ua", "req_id", "pid")
-
-ECO_LOG_FORMAT = "\\t".join([
-    "%>s", "%m", "%U%q", "%{If-None-Match}i", "%{If-Modified-Since}i",
-    "%{ETag}o", "%{Last-Modified}o", "%{Vary}o", "%{Content-Encoding}o",
-    "%{condcache}n", "%{User-Agent}i", "%{" + REQ_ID_HEADER + "}i", "%P",
-])
-
-
-def eco_log_conf(srv, name="eco_log"):
-    """Config lines for a second CustomLog, logs/<name>, in ECO format.
-    Read it with EcoLog(srv)."""
-    return ('LogFormat "%s" ecolog\nCustomLog %s ecolog\n'
-            % (ECO_LOG_FORMAT, os.path.join(srv.logs_dir, name)))
-
-
-def _request_order(entry):
-    m = re.match(r"r\d+-(\d+)$", entry.get("req_id") or "")
-    return int(m.group(1)) if m else float("inf")
-
-
-def _unescape(v):
-    # mod_log_config writes " as \" and \ as \\ (ap_escape_logitem)
-    v = re.sub(r'\\(["\\])', r"\1", v)
-    return None if v == "-" else v
-
-
-class EcoLog:
-    """The extra access log of one server."""
-
-    def __init__(self, srv, name="eco_log"):
-        self.path = os.path.join(srv.logs_dir, name)
-
-    def entries(self):
-        try:
-            with open(self.path, "rb") as f:
-                data = f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return []
-        out = []
-        for line in data.splitlines():
-            parts = line.split("\t")
-            if len(parts) != len(ECO_FIELDS):
-                continue
-            e = dict(zip(ECO_FIELDS, (_unescape(p) for p in parts)))
-            e["status"] = int(e["status"])
-            out.append(e)
-        return out
-
-    def mark(self):
-        """A position: entries(since=mark) are the ones logged after it."""
-        return len(self.entries())
-
-    def since(self, mark):
-        """Entries after `mark`, in the order the requests were sent: each
-        process writes its line when its response is done, so two children
-        can log out of order; the harness's request id says the order."""
-        return sorted(self.entries()[mark:], key=_request_order)
-
-    def wait(self, pred, count=1, since=0, timeout=10):
-        """Waits until at least `count` entries after `since` satisfy
-        `pred` and returns them (the log line is written after the client
-        has its response, so it may lag a little)."""
-        deadline = time.time() + timeout
-        while True:
-            got = [e for e in self.since(since) if pred(e)]
-            if len(got) >= count or time.time() > deadline:
-                return got
-            time.sleep(0.02)
-
-    def for_path(self, path, since=0, count=1, timeout=10):
-        return self.wait(lambda e: e["uri"] == path, count, since, timeout)
-
-
-# --------------------------------------------------------------------------
-# Servers owned by a test class (the conftest `httpd` fixture makes one)
-
-def need_module(env):
-    if not env.module_available():
-        pytest.fail("mod_condcache.so not found at %s (build it with "
-                    "`make -f Makefile.apxs`)" % env.module_path,
-                    pytrace=False)
-
-
-def start_server(env, name, conf="", modules=(), with_module=True,
-                 populate=None, log_level=None):
-    """Creates, configures and starts a server; `conf` and `populate` may
-    be callables taking the server (its port and dirs are known by then).
-    The caller stops it (srv.stop())."""
-    if with_module:
-        need_module(env)
-    srv = env.new_server(name)
-    if populate:
-        populate(srv)
-    srv.install(conf(srv) if callable(conf) else conf, modules=modules,
-                with_module=with_module, log_level=log_level)
-    srv.start()
-    return srv
+from clients import free_port
+from procs import tracer_pid
 
 
 def make_writable_by_server(env, path):
@@ -129,23 +27,6 @@ def make_writable_by_server(env, path):
     if env.is_root:
         shutil.chown(path, env.user, env.group)
     return path
-
-
-def children(srv):
-    """pids of the server's child processes."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[1] == str(srv.pid) and fields[0] != "Z":
-            out.append(int(d))
-    return out
 
 
 def run(cmd, timeout=60, **kw):
@@ -172,6 +53,18 @@ def need_program(name, package, *alternatives):
     if not p:
         pytest.skip("%s not found: install the Debian package %s "
                     "(scripts/install-deps test)" % (name, package))
+    return p
+
+
+def require_program(name, package, *alternatives):
+    """The program's path, or a failure that says what to install: for
+    the suites whose programs scripts/install-deps installs (the twins),
+    where a missing one is a broken setup, not a reason to skip."""
+    p = which(name, *alternatives)
+    if not p:
+        pytest.fail("%s is missing: install the Debian package %s "
+                    "(scripts/install-deps test)" % (name, package),
+                    pytrace=False)
     return p
 
 
@@ -414,7 +307,8 @@ class SyscallDelay:
             if self.proc.poll() is not None:
                 raise RuntimeError("strace exited: %s"
                                    % self.proc.stderr.read().decode())
-            if all(_tracer(p) == self.proc.pid for p in pids_expected):
+            if all(tracer_pid(p) == self.proc.pid
+                   for p in pids_expected):
                 return self
             time.sleep(0.05)
         raise RuntimeError("strace did not attach to %s" % pids_expected)
@@ -439,31 +333,3 @@ class SyscallTrace(SyscallDelay):
     def lines(self):
         with open(self.out_path, errors="replace") as f:
             return f.read().splitlines()
-
-
-def _tracer(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("TracerPid:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def holder_of(pids, path):
-    """The pid among `pids` that has `path` open, or None."""
-    for pid in pids:
-        fd_dir = "/proc/%d/fd" % pid
-        try:
-            fds = os.listdir(fd_dir)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(os.path.join(fd_dir, fd)) == path:
-                    return pid
-            except OSError:
-                continue
-    return None

@@ -1,4 +1,4 @@
-"""Load scenarios of the reliability tests (issue 4), shared by the tests
+"""Load scenarios of the reliability tests, shared by the tests
 (which run them through scripts/soak-* in a short, bounded form) and by the
 scripts run by hand for longer.
 
@@ -14,8 +14,10 @@ import subprocess
 import threading
 import time
 
-from reliability_util import (KeepAlive, RequestFailed, tag_of, file_tag,
-                              children, busy_children, kill, pid_alive)
+from clients import KeepAlive, RequestFailed
+from logs import access_entries, count_resumes, note_of
+from procs import busy_children, children, kill, pid_alive, smaps_rollup
+from tags import content_tag, file_tag, sha1_tag
 
 MONO = time.monotonic
 MAX_VIOLATIONS_KEPT = 30
@@ -52,6 +54,15 @@ class Counter:
 
     def get(self, key):
         return self.c.get(key, 0)
+
+
+def stop_threads(threads, timeout=60):
+    """Tells the scenario's threads to stop (their stop_evt), all at once,
+    then waits for each."""
+    for t in threads:
+        t.stop_evt.set()
+    for t in threads:
+        t.join(timeout=timeout)
 
 
 def _hostport(url):
@@ -149,7 +160,7 @@ class DeployWriter(threading.Thread):
             with open(self.path(name), "wb") as f:
                 f.write(data)
             os.chmod(self.path(name), 0o644)
-            self.log.add(name, float("-inf"), MONO(), tag_of(data))
+            self.log.add(name, float("-inf"), MONO(), sha1_tag(data))
 
     def write_one(self, name):
         p = self.path(name)
@@ -178,7 +189,7 @@ class DeployWriter(threading.Thread):
             if variant == 2:
                 os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
             t_b = MONO()
-        self.log.add(name, t_a, t_b, tag_of(data))
+        self.log.add(name, t_a, t_b, sha1_tag(data))
         self.writes += 1
 
     def run(self):
@@ -227,7 +238,7 @@ class DeployReader(threading.Thread):
             elif kind == "old":
                 sent = self.log.random_tag(name, rng)
             elif kind == "bogus":
-                sent = tag_of(os.urandom(16))
+                sent = sha1_tag(os.urandom(16))
             if sent is not None:
                 hdrs.append(("If-Match" if kind == "ifmatch"
                              else "If-None-Match", sent))
@@ -240,7 +251,7 @@ class DeployReader(threading.Thread):
                                      "incomplete" if "IncompleteRead"
                                      in str(e) else "failed"))
                 continue
-            body_tag = tag_of(r.body) if r.status == 200 else None
+            body_tag = sha1_tag(r.body) if r.status == 200 else None
             etag = r.header("etag")
             if r.status == 200 and etag is not None and etag == body_tag:
                 self.have[name] = etag
@@ -348,7 +359,7 @@ def check_settled(host, port, prefix, names, log, timeout):
                 try:
                     r = client.get(prefix + name)
                     if r.status != 200 or r.header("etag") != final or \
-                            tag_of(r.body) != final:
+                            sha1_tag(r.body) != final:
                         problems.append("%s: %s ETag %s, final %s" % (
                             name, r.status, r.header("etag"), final))
                         continue
@@ -379,11 +390,8 @@ def aborted_retries(access_log, retried_ids):
     if not access_log or not retried_ids:
         return []
     seen = {}
-    with open(access_log, "rb") as f:
-        for line in f.read().decode("utf-8", "replace").splitlines():
-            parts = line.split("\t")
-            if len(parts) >= 9:
-                seen[parts[8]] = seen.get(parts[8], 0) + 1
+    for e in access_entries(access_log):
+        seen[e["req_id"]] = seen.get(e["req_id"], 0) + 1
     return [i for i in retried_ids if seen.get(i, 0) >= 2]
 
 
@@ -411,12 +419,8 @@ def run_deploys(url, directory, prefix, mode, seconds, readers=6, files=4,
     for r in rs:
         r.start()
     time.sleep(seconds)
-    writer.stop_evt.set()
-    writer.join()
-    for r in rs:
-        r.stop_evt.set()
-    for r in rs:
-        r.join(timeout=60)
+    stop_threads([writer])
+    stop_threads(rs)
     elapsed = MONO() - t0
     stats, v = analyse_deploys(mode, records, log)
     if writer.error:
@@ -463,16 +467,8 @@ def expected_tags(directory, prefix, algo="sha1", skip_hidden=True):
                 continue
             p = os.path.join(root, fn)
             rel = os.path.relpath(p, directory).replace(os.sep, "/")
-            out[prefix + rel] = file_tag(p, algo)
+            out[prefix + rel] = file_tag(algo, p)
     return out
-
-
-def count_resumes(error_log):
-    try:
-        with open(error_log, "rb") as f:
-            return f.read().count(b"resuming normal operations")
-    except FileNotFoundError:
-        return 0
 
 
 class Graceful(threading.Thread):
@@ -582,7 +578,7 @@ class RevalidateClient(threading.Thread):
             if r.header("etag") != tag:
                 self.v.add("tag_changed", "%s: %s, expected %s"
                            % (path, r.header("etag"), tag))
-            if plain and r.status == 200 and tag_of(r.body) != tag:
+            if plain and r.status == 200 and sha1_tag(r.body) != tag:
                 self.v.add("body_mismatch", path)
         self.client.close()
 
@@ -625,7 +621,7 @@ class DistinctClient(threading.Thread):
             elif etag != tag:
                 self.v.add("wrong_tag", "%s: %s, file hashes to %s"
                            % (path, etag, tag))
-            if tag_of(r.body) != tag:
+            if sha1_tag(r.body) != tag:
                 self.v.add("wrong_body", path)
         elif r.status == 304:
             if not revalidation:
@@ -653,32 +649,6 @@ class DistinctClient(threading.Thread):
         self.client.close()
 
 
-def access_notes(access_log):
-    """{request id: (status, note, etag)} from the harness's access_log."""
-    out = {}
-    try:
-        with open(access_log, "rb") as f:
-            data = f.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return out
-    for line in data.splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 9:
-            out[parts[8]] = (parts[4], parts[6], parts[7])
-    return out
-
-
-def note_of(access_log, req_id, timeout=2.0):
-    """The module's note of one request, from the access_log (written just
-    after the response)."""
-    deadline = MONO() + timeout
-    while True:
-        e = access_notes(access_log).get(req_id)
-        if e or MONO() > deadline:
-            return e[1] if e else None
-        time.sleep(0.02)
-
-
 def check_not_wedged(host, port, tags, access_log, timeout):
     """Each path of `tags` (never requested before) must be answered 200
     with its tag (never a wrong one); and, polling up to `timeout` seconds
@@ -697,7 +667,7 @@ def check_not_wedged(host, port, tags, access_log, timeout):
             while MONO() - t_path <= timeout:
                 try:
                     r = client.get(path)
-                    if r.status != 200 or tag_of(r.body) != tag:
+                    if r.status != 200 or sha1_tag(r.body) != tag:
                         problems.append("%s: %d, body does not hash to %s"
                                         % (path, r.status, tag))
                         break
@@ -719,8 +689,8 @@ def check_not_wedged(host, port, tags, access_log, timeout):
                                     "%s" % (path, r2.status,
                                             r2.header("etag")))
                     break
-                note = note_of(access_log, r2.req_id) if access_log \
-                    else "hit"
+                note = note_of(access_log, r2.req_id, timeout=2.0) \
+                    if access_log else "hit"
                 if note == "hit":
                     ok = True
                     break
@@ -790,12 +760,8 @@ def run_restarts(url, directory, prefix, seconds, pattern="revalidate",
     else:
         time.sleep(seconds)
     if killer:
-        killer.stop_evt.set()
-        killer.join()
-    for t in threads:
-        t.stop_evt.set()
-    for t in threads:
-        t.join(timeout=60)
+        stop_threads([killer])
+    stop_threads(threads)
     elapsed = MONO() - t0
     for d in disrupt:
         if d.error:
@@ -856,7 +822,7 @@ def run_churn(url, directory, prefix, requests_total, clients=16, seed=None,
         if os.path.isdir(full):
             t = expected_tags(full, prefix + sub + "/", algo)
         elif not sub.startswith("."):
-            t = {prefix + sub: file_tag(full)}
+            t = {prefix + sub: file_tag("sha1", full)}
         else:
             continue
         tags.update(t)
@@ -870,7 +836,7 @@ def run_churn(url, directory, prefix, requests_total, clients=16, seed=None,
     def worker(i):
         rng = random.Random(seed + i)
         client = KeepAlive(host, port)
-        wrong = tag_of(b"wrong %d" % i)
+        wrong = sha1_tag(b"wrong %d" % i)
         try:
             while True:
                 with lock:
@@ -899,7 +865,8 @@ def run_churn(url, directory, prefix, requests_total, clients=16, seed=None,
                 if r.header("etag") != tag:
                     v.add("wrong_tag", "%s: %s, file hashes to %s"
                           % (path, r.header("etag"), tag))
-                if r.status == 200 and tag_of(r.body, algos[path]) != tag:
+                if r.status == 200 and \
+                        content_tag(algos[path], r.body) != tag:
                     v.add("wrong_body", path)
         finally:
             stats.inc("stale_keepalive_retries", client.stale_retries)
@@ -962,7 +929,6 @@ MEM_KEYS = ("Rss", "Private_Dirty", "Anonymous")
 
 
 def children_memory(ppid):
-    from reliability_util import smaps_rollup
     out = {}
     for pid in children(ppid):
         m = smaps_rollup(pid)

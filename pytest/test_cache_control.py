@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from condcache_env import (sha1_tag, cache_control_dict, parse_http_date,
-                           http_date)
+from headers import cache_control_dict, http_date, parse_http_date
+from tags import sha1_tag
 
 OLD = 1600000000
 DATA = b"cache control test body\n" * 40

@@ -3,7 +3,8 @@ import gzip
 
 import pytest
 
-from condcache_env import sha1_tag, with_suffix, cache_control_dict, http_date
+from headers import cache_control_dict, http_date
+from tags import sha1_tag, with_suffix
 
 OLD = 1600000000
 CSS = b"".join(b".rule-%d { color: #%06x; margin: %dpx; }\n" % (i, i * 997, i)

@@ -5,7 +5,9 @@ import time
 
 import pytest
 
-from condcache_env import sha1_tag, http_date, rfc850_date, asctime_date
+from clients import build_request
+from headers import asctime_date, http_date, rfc850_date
+from tags import sha1_tag
 
 OLD = 1600000000
 DATA = b"".join(b"line %04d of the conditional test file\n" % i
@@ -211,7 +213,6 @@ class TestConditionals:
 
     def test_keepalive_sequence(self, httpd):
         """304 and 200 answers on one connection stay framed correctly."""
-        from condcache_env import build_request
         with httpd.connect() as c:
             for hdrs, st in ([("If-None-Match", T)], 304), ([], 200), \
                     ([("If-Match", '"x"')], 412), ([("If-None-Match", T)], 304), \
@@ -344,7 +345,6 @@ class TestHostile:
         return "<Directory %s/h>\n  CondCache On\n</Directory>" % srv.docroot
 
     def test_pipelined_requests(self, httpd):
-        from condcache_env import build_request
         reqs = [
             ("GET", [("If-None-Match", T)], 304),
             ("GET", [], 200),

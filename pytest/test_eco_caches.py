@@ -8,11 +8,12 @@ import time
 
 import pytest
 
-from condcache_env import (sha1_tag, RawConnection, build_request,
-                           parse_http_date)
+from clients import build_request, RawConnection
+from eco_util import make_writable_by_server, need_program, Varnishd
+from headers import parse_http_date
+from logs import eco_log_conf, EcoLog
+from tags import sha1_tag
 
-from eco_util import (EcoLog, Varnishd, eco_log_conf, make_writable_by_server,
-                      need_program, start_server)
 
 OLD = 1600000000
 BLOB = bytes((i * 131 + (i >> 8)) & 0xFF for i in range(150 * 1024))
@@ -178,7 +179,7 @@ CustomLog {logs}/cache_log cachelog
 """.format(cache=os.path.join(f.dir, "cache"), port=httpd.port,
            logs=f.logs_dir)
 
-        f = start_server(env, "modcache-front", conf, modules=FRONT_MODULES,
+        f = env.start_server("modcache-front", conf, modules=FRONT_MODULES,
                          with_module=False, populate=populate)
         yield f
         f.stop()

@@ -9,10 +9,11 @@ import time
 import pytest
 import requests
 
-from condcache_env import sha1_tag, parse_http_date
+from eco_util import Chromium, CHROMIUM_NAMES, need_program, run, which
+from headers import parse_http_date
+from logs import eco_log_conf, EcoLog
+from tags import sha1_tag
 
-from eco_util import (Chromium, CHROMIUM_NAMES, EcoLog, eco_log_conf,
-                      need_program, run, which)
 
 OLD = 1600000000
 TEXT = b"".join(b"line %d of a text that clients keep\n" % i

@@ -8,9 +8,10 @@ import os
 
 import pytest
 
-from condcache_env import sha1_tag, with_suffix
+from eco_util import need_program, run
+from logs import eco_log_conf, EcoLog
+from tags import sha1_tag, with_suffix
 
-from eco_util import EcoLog, eco_log_conf, need_program, run
 
 OLD = 1600000000
 CSS = b"".join(b".item-%d { color: #%06x; margin: %dpx %dpx; }\n"

@@ -6,9 +6,10 @@ import os
 
 import pytest
 
-from condcache_env import sha1_tag, core_meta_tag, RawConnection, build_request
+from clients import build_request, RawConnection
+from logs import eco_log_conf, EcoLog
+from tags import core_meta_tag, sha1_tag
 
-from eco_util import EcoLog, eco_log_conf, start_server
 
 OLD = 1600000000
 SITE = {
@@ -55,7 +56,7 @@ Header always set X-Node {name}
 </Directory>
 """.format(r=srv.docroot, name=name)
 
-            nodes[name] = start_server(env, "farm-" + name, conf,
+            nodes[name] = env.start_server("farm-" + name, conf,
                                        modules=NODE_MODULES,
                                        populate=populate)
             made.append(nodes[name])
@@ -71,7 +72,7 @@ ProxyPass /farm/ balancer://farm/
 Header always set X-Route "%{{BALANCER_WORKER_ROUTE}}e"
 """.format(p1=nodes["n1"].port, p2=nodes["n2"].port)
 
-        front = start_server(env, "farm-front", front_conf,
+        front = env.start_server("farm-front", front_conf,
                              modules=FRONT_MODULES, with_module=False)
         made.append(front)
         yield nodes, front

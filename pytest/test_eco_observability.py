@@ -10,10 +10,12 @@ import time
 
 import pytest
 
-from condcache_env import STATUS_KEYS, sha1_tag, SETTLE_SECONDS
+from condcache_env import SETTLE_SECONDS
+from eco_util import need_program, SyscallDelay
+from logs import eco_log_conf, EcoLog, lines_since, status_items, STATUS_KEYS
+from procs import children, holder_of, threads
+from tags import sha1_tag
 
-from eco_util import (SyscallDelay, children, holder_of, need_program,
-                      eco_log_conf, EcoLog)
 
 OLD = 1600000000
 DATA = b"observability\n" * 40
@@ -41,24 +43,11 @@ def html_rows(text):
     return [(label, int(v)) for label, v in ROW_RE.findall(text)]
 
 
-def auto_lines(text, prefix=""):
-    """`Key: N` lines of a ?auto page (keys starting with prefix), in order."""
-    out = []
-    for line in text.splitlines():
-        m = re.match(r"^%s(\w+): (\d+)$" % re.escape(prefix), line)
-        if m:
-            out.append((m.group(1), int(m.group(2))))
-    return out
-
-
 def debug_lines(srv, since, path):
     """condcache debug lines written after error_log offset `since` that
     mention `path`."""
-    with open(srv.error_log, "rb") as f:
-        f.seek(since)
-        text = f.read().decode("utf-8", "replace")
-    return [ln for ln in text.splitlines()
-            if "[condcache:debug]" in ln and path in ln]
+    lines, _ = lines_since(srv.error_log, since)
+    return [ln for ln in lines if "[condcache:debug]" in ln and path in ln]
 
 
 def outcome_mentioned(line, path, outcome):
@@ -98,7 +87,7 @@ class TestStatusPages:
 
     def test_own_auto_lists_every_counter(self, httpd):
         r = self.own_auto(httpd)
-        lines = auto_lines(r.text)
+        lines = status_items(r.text)
         assert [k for k, _ in lines] == list(STATUS_KEYS), r.text
         # nothing else on the page
         assert len(r.text.strip().splitlines()) == len(STATUS_KEYS)
@@ -110,7 +99,7 @@ class TestStatusPages:
         assert "no-store" in r.headers.get("Cache-Control", "")
 
     def test_own_html_same_numbers(self, httpd):
-        auto = dict(auto_lines(self.own_auto(httpd).text))
+        auto = dict(status_items(self.own_auto(httpd).text))
         r = httpd.get("/condcache-status")
         assert r.status_code == 200
         assert r.headers["Content-Type"].startswith("text/html")
@@ -145,10 +134,10 @@ class TestStatusPages:
 
     def test_mod_status_auto_has_condcache_lines(self, httpd):
         httpd.get("/d/f2.txt")
-        own = auto_lines(self.own_auto(httpd).text)
+        own = status_items(self.own_auto(httpd).text)
         r = httpd.get("/server-status?auto")
         assert r.status_code == 200
-        lines = auto_lines(r.text, prefix="CondCache")
+        lines = status_items(r.text, prefix="CondCache")
         assert [k for k, _ in lines] == list(STATUS_KEYS), r.text
         assert lines == own
         assert dict(lines)["Misses"] >= 1
@@ -157,7 +146,7 @@ class TestStatusPages:
             or "BusyWorkers:" in r.text
 
     def test_mod_status_html_has_section(self, httpd):
-        own = dict(auto_lines(self.own_auto(httpd).text))
+        own = dict(status_items(self.own_auto(httpd).text))
         r = httpd.get("/server-status")
         assert r.status_code == 200
         assert "Apache Server Status" in r.text
@@ -333,13 +322,9 @@ def in_pread(pid):
     """Some thread of `pid` sits in pread64 (where strace holds it)."""
     if PREAD_NR is None:
         return None
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return False
-    for tid in tids:
+    for tid in threads(pid):
         try:
-            with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
+            with open("/proc/%d/task/%d/syscall" % (pid, tid)) as f:
                 if f.read().split(" ", 1)[0] == str(PREAD_NR):
                     return True
         except OSError:
@@ -398,7 +383,7 @@ class TestConcurrentOutcomes:
         for i in range(4):
             rel = "slow/%s%d.bin" % (name, i)
             path = httpd.path(rel)
-            pids = children(httpd)
+            pids = children(httpd.pid)
             delay = SyscallDelay(strace, pids, "pread64", delay_us,
                                  str(tmp_path / ("strace-%s%d" % (name, i))))
             delay.start(pids)
@@ -408,7 +393,7 @@ class TestConcurrentOutcomes:
                 holder = None
                 deadline = time.time() + 10
                 while time.time() < deadline and not owner.done():
-                    holder = holder_of(children(httpd), path)
+                    holder = holder_of(children(httpd.pid), path)
                     if holder and holder in pids:
                         if in_pread(holder) is not False:
                             break

@@ -6,9 +6,11 @@ import subprocess
 
 import pytest
 
-from condcache_env import REPO_DIR, content_tag, have_xxh128, TAG_RES
-
+from clients import curl_exchange
+from condcache_env import REPO_DIR
 from eco_util import need_program, run
+from tags import content_tag, have_xxh128, TAG_RES
+
 
 OLD = 1600000000
 TOOL = os.environ.get("CONDCACHE_ETAG",
@@ -34,14 +36,10 @@ def tool(*args):
 
 def curl_etag(url):
     """The ETag header exactly as curl -I prints it."""
-    curl = need_program("curl", "curl")
-    p = run([curl, "-sS", "-I", url], timeout=30)
-    assert p.returncode == 0, p.stderr
-    lines = [ln.rstrip("\r") for ln in p.stdout.splitlines()]
-    assert lines[0].split()[1] == "200", p.stdout
-    tags = [ln.split(":", 1)[1].strip() for ln in lines
-            if ln.lower().startswith("etag:")]
-    assert len(tags) == 1, p.stdout
+    x = curl_exchange(url, head=True, curl=need_program("curl", "curl"))
+    assert x.response.status == 200, x
+    tags = x.response.header_all("ETag")
+    assert len(tags) == 1, x
     return tags[0]
 
 

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from condcache_env import sha1_tag, md5_tag, write_file, core_meta_tag
+from condcache_env import write_file
+from tags import core_meta_tag, md5_tag, sha1_tag
 
 FILES = {
     "app.js": b"console.log('farm');\n" * 300,

@@ -5,11 +5,11 @@ import os
 
 import pytest
 
-from condcache_env import (sha1_tag, core_meta_tag, check_error_lines,
-                           cache_control_dict, parse_cache_control,
-                           xxh128_tag, have_xxh128, http_date,
-                           parse_http_date, asctime_date, rfc850_date,
-                           build_request)
+from clients import build_request
+from headers import (asctime_date, cache_control_dict, http_date,
+                     parse_cache_control, parse_http_date, rfc850_date)
+from logs import check_error_lines
+from tags import core_meta_tag, have_xxh128, sha1_tag, xxh128_tag
 
 pytestmark = pytest.mark.core_only
 

@@ -15,9 +15,10 @@ import time
 import pytest
 import requests
 
-from condcache_env import (sha1_tag, core_meta_tag, with_suffix, http_date,
-                           build_request)
-from twin import Twin, own_validators
+from clients import build_request
+from headers import http_date
+from tags import core_meta_tag, sha1_tag, with_suffix
+from twin import own_validators, Twin
 
 OLD = 1600000000
 DATA = b"do no harm\n" * 50

@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from condcache_env import APACHE_BIN, sha1_tag, md5_tag, core_meta_tag
+from condcache_env import APACHE_BIN
 from reliability_util import report
+from tags import core_meta_tag, md5_tag, sha1_tag
 
 OLD = 1600000000
 CRASH = re.compile(r"Segmentation fault|core dumped|exit signal|AH00052|"

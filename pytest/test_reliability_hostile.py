@@ -15,15 +15,15 @@ import time
 
 import pytest
 
-from condcache_env import (build_request, next_req_id, http_date,
-                           rfc850_date, asctime_date, RawConnection)
-from reliability_util import tag_of
+from clients import build_request, next_req_id, RawConnection
+from headers import asctime_date, http_date, rfc850_date
+from tags import sha1_tag
 
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
                       "hostile_headers.txt")
 OLD = 1600000000
 DATA = b"".join(b"hostile header test line %03d\n" % i for i in range(64))
-TAG = tag_of(DATA)
+TAG = sha1_tag(DATA)
 RANGE = (0, 9)
 
 

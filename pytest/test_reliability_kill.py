@@ -24,12 +24,12 @@ import random
 import signal
 import time
 
-from condcache_env import build_request
-
-from reliability_util import (report, run_script, consume_error_log,
-                              children, pid_alive, child_serving,
-                              busy_children, file_tag,
+from clients import build_request
+from procs import busy_children, child_serving, children, pid_alive
+from reliability_util import (consume_error_log, report, run_script,
                               wait_ctime_older_than)
+from tags import file_tag
+
 
 FILES = 2500
 RESERVE = 40
@@ -113,7 +113,7 @@ class TestKilledChildren:
         one: never a wrong one); the digest then gets stored and is served
         from the table (polled up to 30 s): no wedge."""
         wait_ctime_older_than(httpd.path("big/owner.bin"))
-        tag = file_tag(httpd.path("big/owner.bin"))
+        tag = file_tag("sha1", httpd.path("big/owner.bin"))
         ppid = httpd.pid
         before = httpd.status()
         conn = httpd.connect()

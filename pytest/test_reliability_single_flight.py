@@ -1,4 +1,4 @@
-"""Single flight (reliability issue 3's target): a burst of 32 concurrent
+"""Single flight: a burst of 32 concurrent
 first requests for the same uncached 256 MiB file, from different child
 processes, hashes it once.
 
@@ -17,8 +17,9 @@ A second burst then finds the digest in the table: 32 hits, nothing hashed.
 """
 import threading
 
-from condcache_env import build_request, next_req_id
-from reliability_util import file_tag, report, wait_ctime_older_than
+from clients import build_request, next_req_id
+from reliability_util import report, wait_ctime_older_than
+from tags import file_tag
 
 SIZE = 256 << 20
 N = 32
@@ -81,7 +82,7 @@ class TestSingleFlight:
 
     def test_burst_of_first_requests_hashes_once(self, httpd, request):
         wait_ctime_older_than(httpd.path("sf/big.bin"))
-        tag = file_tag(httpd.path("sf/big.bin"))
+        tag = file_tag("sha1", httpd.path("sf/big.bin"))
         before = httpd.status()
         ids, results = burst(httpd, "/sf/big.bin", N)
         after = httpd.status()

@@ -4,8 +4,9 @@ import os
 
 import pytest
 
-from condcache_env import (sha1_tag, md5_tag, sha256_tag, core_meta_tag,
-                           cache_control_dict, http_date, build_request)
+from clients import build_request
+from headers import cache_control_dict, http_date
+from tags import core_meta_tag, md5_tag, sha1_tag, sha256_tag
 
 OLD = 1600000000
 DATA = b"scope test file\n" * 10

@@ -4,8 +4,9 @@ import os
 import threading
 import time
 
-from condcache_env import (STATUS_KEYS, sha1_tag, sha256_tag, b64, TAG_RES,
-                           SETTLE_SECONDS)
+from condcache_env import SETTLE_SECONDS
+from logs import STATUS_KEYS
+from tags import sha1_tag, sha256_tag, tag_from_digest, TAG_RES
 
 OLD = 1600000000
 MIB = 1 << 20
@@ -169,7 +170,7 @@ class TestStatus:
         chunk = b"\0" * MIB
         for _ in range(size // MIB):
             h.update(chunk)
-        expected = '"%s"' % b64(h.digest())
+        expected = tag_from_digest("sha1", h.digest())
         notes = sorted(httpd.note(r) for r in results)
         for r in results:
             assert r.status_code == 200

@@ -4,8 +4,9 @@ describes one descriptor, opened after httpd's stat."""
 import os
 import re
 
-from condcache_env import sha1_tag
-from eco_util import SyscallTrace, children, need_program
+from eco_util import need_program, SyscallTrace
+from procs import children
+from tags import sha1_tag
 
 OLD = 1600000000
 BODY = os.urandom(64 * 1024)
@@ -35,7 +36,7 @@ class TestSyscalls:
         """The traced calls that name the file or use a descriptor, while
         `request()` runs."""
         strace = need_program("strace", "strace")
-        pids = children(httpd)
+        pids = children(httpd.pid)
         assert pids
         # and the parent (strace -f follows its forks): a prefork server
         # may start a child between the snapshot and the request

@@ -4,9 +4,10 @@ import time
 
 import pytest
 
-from condcache_env import (sha1_tag, xxh128_tag,
-                           have_xxh128, core_meta_tag, TAG_RES, content_tag,
-                           parse_http_date, write_file)
+from condcache_env import write_file
+from headers import parse_http_date
+from tags import (content_tag, core_meta_tag, have_xxh128, sha1_tag, TAG_RES,
+                  xxh128_tag)
 
 OLD = 1600000000          # 2020-09-13, a fixed old mtime
 SMALL = b"condcache says hello\n"

@@ -58,7 +58,9 @@ import time
 import pytest
 
 from eco_util import make_writable_by_server
-from twin import LEFT_NOTES, PRODUCED_NOTES, Twin, sha1_tag_of
+from logs import LEFT_NOTES, PRODUCED_NOTES
+from tags import sha1_tag
+from twin import Twin
 
 OLD = 1600000000
 DATA = b"a file the module serves and mod_cache stores, with ranges\n" * 20
@@ -189,7 +191,7 @@ def run_steps(twin, path, data, ours):
                     "%s: %s differs\n--- on:\n%r\n--- off:\n%r" % (
                         what, h, on, off)
             assert on.header("Cache-Control") == "max-age=60", (what, on)
-            assert on.header("ETag") == sha1_tag_of(data), (what, on)
+            assert on.header("ETag") == sha1_tag(data), (what, on)
         else:
             assert note in LEFT_NOTES, (what, note)
             twin.assert_same(on, off, what)

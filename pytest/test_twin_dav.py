@@ -26,8 +26,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from condcache_env import write_file
-from eco_util import make_writable_by_server, need_module
-from twin import Twin, CONDITIONALS, own_validators, need
+from eco_util import make_writable_by_server, require_program
+from twin import CONDITIONALS, own_validators, Twin
 
 OLD = 1600000000
 FILE = b"a file in the DAV scope, long enough for a few ranges\n" * 4
@@ -92,7 +92,7 @@ def populate(srv):
 
 @pytest.fixture(scope="module")
 def twin(env):
-    need_module(env)
+    env.require_module()
     t = Twin(env, "dav", conf, modules=["dav", "dav_fs"], populate=populate)
     for srv in (t.on, t.off):
         make_writable_by_server(env, os.path.join(srv.dir, "davlock"))
@@ -364,7 +364,7 @@ def error_lines_since(srv, offset):
 def test_litmus_same_per_test(twin):
     """litmus gives the same result for every test with the module as
     without it, and without it the run is a sane one."""
-    litmus = need("litmus", "litmus")
+    litmus = require_program("litmus", "litmus")
     work = tempfile.mkdtemp(prefix="litmus-", dir=twin.on.dir)
     deadline = time.time() + LITMUS_TIMEOUT
     procs = {}

@@ -8,7 +8,7 @@ never be sent as source; static files get the content tag and nothing else
 changes."""
 import pytest
 
-from twin import Twin, CONDITIONALS, own_validators
+from twin import CONDITIONALS, own_validators, Twin
 
 OLD = 1600000000
 STATIC = b"static file body, long enough for ranges\n" * 4

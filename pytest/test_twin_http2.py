@@ -28,19 +28,19 @@ inactive") and then neither upgrades h2c nor offers h2 by ALPN, so those
 two setups are skipped under prefork; prior knowledge and HTTP/1.1 over
 TLS still work there and are tested.
 
-`curl_exchange` below is a curl driver that belongs in twin.py beside
-run_curl: run_curl sends the body to stdout after `-D -`, which prints the
-headers twice for `-I`, and takes no request id.  So does `final_note`:
-Httpd.note returns the first access-log line with the request id, which
-for an h2c upgrade is the 101's."""
+Requests go through clients.curl_exchange (the final response and the
+interim ones, parsed from curl's `-D -`), notes through logs.py, which
+takes the note of a request's final response (an h2c upgrade logs the 101
+under the same request id first)."""
 import os
 import subprocess
-import time
 
 import pytest
 
-from condcache_env import REQ_ID_HEADER, next_req_id
-from twin import LEFT_NOTES, PRODUCED_NOTES, Response, Twin, need
+from clients import curl_exchange, next_req_id
+from eco_util import require_program
+from logs import LEFT_NOTES, PRODUCED_NOTES, final_entries
+from twin import Twin
 
 OLD = 1600000000
 # 100 KiB: more than mod_http2's first DATA frames and the initial 64 KiB
@@ -77,61 +77,6 @@ def conf(srv, on):
     </IfModule>
 </Directory>
 """.format(root=srv.docroot)
-
-
-# --------------------------------------------------------------------------
-# curl
-
-class Exchange:
-    """One curl exchange: the interim responses (a 101 on an h2c upgrade),
-    the final status line and the final response as a twin.Response."""
-
-    def __init__(self, interim, status_line, response):
-        self.interim = interim
-        self.status_line = status_line
-        self.response = response
-
-    def __repr__(self):
-        return "interim=%r\n%s\n%r" % (self.interim, self.status_line,
-                                        self.response)
-
-
-def _parse_heads(data):
-    """`-D -` output: [(status line, [(name, value)])] and the rest."""
-    heads = []
-    while data.startswith(b"HTTP/"):
-        head, _, data = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        hdrs = [tuple(x.strip() for x in ln.split(":", 1))
-                for ln in lines[1:] if ":" in ln]
-        heads.append((lines[0].strip(), hdrs))
-    return heads, data
-
-
-def curl_exchange(url, args, headers=(), head=False, req_id=None):
-    """curl with the headers dumped to stdout and, but for HEAD (`-I`,
-    whose headers curl also writes to the output), the body after them.
-    The request carries the harness's request id (for the module's note)."""
-    cmd = ["curl", "-sS", "--noproxy", "*", "--max-time", "30", "-D", "-",
-           "-o", "/dev/null" if head else "/dev/stdout"]
-    if head:
-        cmd.append("-I")
-    if req_id:
-        cmd += ["-H", "%s: %s" % (REQ_ID_HEADER, req_id)]
-    for k, v in headers:
-        cmd += ["-H", "%s: %s" % (k, v)]
-    cmd += list(args) + [url]
-    p = subprocess.run(cmd, capture_output=True, timeout=60)
-    if p.returncode != 0:
-        raise AssertionError("%s failed (%d): %s" % (
-            " ".join(cmd), p.returncode, p.stderr.decode(errors="replace")))
-    heads, body = _parse_heads(p.stdout)
-    assert heads, "no response from %s: %r" % (" ".join(cmd), p.stdout)
-    status_line, hdrs = heads[-1]
-    parts = status_line.split()
-    resp = Response(parts[0], int(parts[1]), hdrs, b"" if head else body,
-                    req_id)
-    return Exchange(heads[:-1], status_line, resp)
 
 
 # --------------------------------------------------------------------------
@@ -177,16 +122,17 @@ def make_cert(env):
     key, crt = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
     if not os.path.exists(crt):
         p = subprocess.run(
-            [need("openssl", "openssl"), "req", "-x509", "-newkey",
-             "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-             "-keyout", key, "-out", crt], capture_output=True, timeout=60)
+            [require_program("openssl", "openssl"), "req", "-x509",
+             "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", crt],
+            capture_output=True, timeout=60)
         assert p.returncode == 0, p.stderr.decode(errors="replace")
     return crt, key
 
 
 @pytest.fixture(scope="module")
 def h2c_twin(env):
-    need("curl", "curl")
+    require_program("curl", "curl")
     t = Twin(env, "h2c", conf, modules=["http2"], populate=populate,
              global_conf=h2c_global)
     t.start()
@@ -196,7 +142,7 @@ def h2c_twin(env):
 
 @pytest.fixture(scope="module")
 def tls_twin(env):
-    need("curl", "curl")
+    require_program("curl", "curl")
     crt, key = make_cert(env)
 
     def tls_global(srv, on):
@@ -225,23 +171,6 @@ def proto(request, env):
             "AH10034" in twin.off.error_log_text():
         pytest.skip(mode.prefork_skip)
     return twin, mode
-
-
-def final_note(srv, req_id, timeout=5):
-    """The module's note for the final response of request `req_id`.  An
-    h2c upgrade logs two lines with the request's id: the HTTP/1.1 request
-    answered 101, then the request again as HTTP/2 stream 1; the note is
-    the second's.  (Httpd.note would return the first.)"""
-    deadline = time.time() + timeout
-    while True:
-        got = [e for e in srv.access_entries()
-               if e["req_id"] == req_id and e["status"] != "101"]
-        if got:
-            assert len(got) == 1, got
-            return got[0]["note"]
-        if time.time() > deadline:
-            raise AssertionError("no final access_log line for %s" % req_id)
-        time.sleep(0.02)
 
 
 def url(srv, mode, path):
@@ -275,7 +204,9 @@ def compare(twin, mode, path, headers=lambda srv: [], head=False,
         "%s: want %s on both\n--- on:\n%r\n--- off:\n%r" % (
             what, mode.version, on, off)
     assert on.response.status == status, (what, on)
-    note = final_note(twin.on, on.response.req_id)
+    note = twin.note(on.response)
+    # one final response logged (an h2c upgrade logs its 101 too)
+    assert len(final_entries(twin.on.access_log, on.response.req_id)) == 1
     if expect == "ours":
         assert note in PRODUCED_NOTES, "%s: note %r, want the module to " \
             "produce it" % (what, note)

@@ -23,8 +23,8 @@ import time
 
 import pytest
 
-from eco_util import need_module
-from twin import Twin, CONDITIONALS, own_validators, sha1_tag_of
+from tags import sha1_tag
+from twin import CONDITIONALS, own_validators, Twin
 
 OLD = 1600000000
 
@@ -247,7 +247,7 @@ def site(env, request):
         need_file(PHP_FPM, "php8.2-fpm")
     elif name == "cgi-action":
         need_file(PHP_CGI, "php8.2-cgi")
-    need_module(env)
+    env.require_module()
 
     tmp = os.path.join(env.base_dir, "php-%s" % name)
     os.makedirs(tmp, exist_ok=True)
@@ -319,7 +319,7 @@ def script_validators(twin, path, make):
 # static conditionals (with the server's own validators: a script sends
 # none, so "own" ones are left out as a client would), plus validators a
 # module that hashed the script's source would match.
-SOURCE_TAG = sha1_tag_of(HELLO)
+SOURCE_TAG = sha1_tag(HELLO)
 PHP_CONDITIONALS = CONDITIONALS[:9] + [
     ("inm-source-tag", "GET", lambda t, lm: [("If-None-Match", SOURCE_TAG)]),
     ("inm-source-tag-head", "HEAD",

@@ -17,55 +17,17 @@ module).  The module's promise is checked on every pair of responses:
 Module directives in a configuration or a .htaccess are written inside
 <IfModule mod_condcache.c>, as a tenant would, so one docroot serves both.
 """
-import base64
-import hashlib
-import os
 import re
-import subprocess
 
-import pytest
-
-from condcache_env import (RawConnection, build_request, next_req_id,
-                           REQ_ID_HEADER)
-
-# The module's notes for responses it produced; "bypass" (or none, "-")
-# for those it left to httpd.
-PRODUCED_NOTES = ("hit", "miss", "shared", "uncached", "changed", "busy",
-                  "too-large", "error", "cancelled", "no-store", "no-etag")
-LEFT_NOTES = ("bypass", "-")
+from clients import RawConnection, next_req_id
+from logs import LEFT_NOTES, PRODUCED_NOTES
+from tags import sha1_tag, split_tag
 
 # Headers that differ between any two servers and say nothing of the module.
 VOLATILE = {"date"}
 CACHE_HEADERS = {"cache-control", "expires"}
 
 _BOUNDARY_RE = re.compile(rb"boundary=([0-9A-Za-z'()+_,./:=?-]+)")
-
-
-def sha1_tag_of(data):
-    return '"%s"' % base64.b64encode(hashlib.sha1(data).digest()).decode()
-
-
-class Response:
-    """One response as a comparable record."""
-
-    def __init__(self, version, status, headers, body, req_id=None):
-        self.version = version
-        self.status = status
-        self.headers = headers          # [(name, value)], as received
-        self.body = body
-        self.req_id = req_id
-
-    def header(self, name, default=None):
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return default
-
-    def __repr__(self):
-        head = "\n".join("%s: %s" % kv for kv in self.headers)
-        return "<%s %d>\n%s\n\n%r" % (self.version, self.status, head,
-                                      self.body[:300])
 
 
 def _normalise(resp, port):
@@ -92,24 +54,6 @@ def _normalise(resp, port):
         v = v.replace(":%d" % port, ":PORT")
         headers.append((lk, v))
     return resp.version, resp.status, headers, body
-
-
-def _tag_core(tag):
-    """A tag without W/ and without the parts filters and negotiation add:
-    (base, suffix) where suffix is ';vlv', '-gzip', '-br' or ''."""
-    if tag is None:
-        return None, None
-    t = tag[2:] if tag.startswith("W/") else tag
-    inner = t[1:-1] if len(t) >= 2 and t[0] == t[-1] == '"' else t
-    suffix = ""
-    m = re.search(r"(-gzip|-br)$", inner)
-    if m:
-        suffix = m.group(1)
-        inner = inner[:m.start()]
-    if ";" in inner:
-        inner, vlv = inner.split(";", 1)
-        suffix = ";" + vlv + suffix
-    return inner, suffix
 
 
 class Twin:
@@ -141,14 +85,9 @@ class Twin:
 
     # -- requests ----------------------------------------------------------
     def _send(self, srv, method, path, headers, body):
-        req_id = next_req_id()
-        data = build_request(method, path, headers,
-                             host="%s:%d" % (srv.host, srv.port), body=body,
-                             req_id=req_id)
         with RawConnection(srv.host, srv.port, timeout=30) as c:
-            c.send(data)
-            r = c.read_response(method)
-        return Response(r.version, r.status, r.headers, r.body, req_id)
+            return c.request(method, path, headers, body=body, close=True,
+                             req_id=next_req_id())
 
     def pair(self, method, path, headers=None, body=b""):
         """The same request to both; headers may be a callable taking the
@@ -216,14 +155,14 @@ class Twin:
             assert on_tag is None, "%s: ETag where core sends none" % what
             return
         assert on_tag is not None, "%s: no ETag where core sends one" % what
-        base, suffix = _tag_core(on_tag)
-        _, off_suffix = _tag_core(off_tag)
+        base, suffix = split_tag(on_tag)
+        _, off_suffix = split_tag(off_tag)
         if on.status != 304:        # core's 304 lacks the coding suffix
             assert suffix == off_suffix, (what, on_tag, off_tag)
         assert on_tag.startswith("W/") == off_tag.startswith("W/"), \
             (what, on_tag, off_tag)
         if data is not None:
-            want = sha1_tag_of(data)[1:-1]
+            want = sha1_tag(data)[1:-1]
             assert base == want, "%s: tag %s is not the content tag %s" % (
                 what, on_tag, want)
 
@@ -287,36 +226,3 @@ CONDITIONALS = [
                                           ("If-Range", lm)]),
     ("range-416", "GET", lambda t, lm: [("Range", "bytes=999999-")]),
 ]
-
-
-def run_curl(args, timeout=60):
-    """curl's -D - output split into (responses, body): responses is a list
-    of (status line, [(name, value)]) in order (a 101 Switching Protocols
-    comes first on an h2c upgrade)."""
-    p = subprocess.run(["curl", "-sS", "-D", "-", "-o", "/dev/stdout",
-                        "--max-time", "30"] + args,
-                       capture_output=True, timeout=timeout)
-    if p.returncode != 0:
-        raise AssertionError("curl %s failed (%d): %s" % (
-            " ".join(args), p.returncode, p.stderr.decode(errors="replace")))
-    data = p.stdout
-    responses = []
-    while data.startswith(b"HTTP/"):
-        head, _, data = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        hdrs = [tuple(x.strip() for x in ln.split(":", 1))
-                for ln in lines[1:] if ":" in ln]
-        responses.append((lines[0].strip(), hdrs))
-    return responses, data
-
-
-def need(program, package):
-    """A program the twin suites require; scripts/install-deps installs it,
-    so its absence is a failure, not a skip."""
-    for d in ("/usr/bin", "/usr/sbin", "/bin", "/sbin"):
-        p = os.path.join(d, program)
-        if os.access(p, os.X_OK):
-            return p
-    pytest.fail("%s is missing: install the Debian package %s "
-                "(scripts/install-deps test)" % (program, package),
-                pytrace=False)
