@@ -97,66 +97,85 @@ static int cmd_read(const char *path, int passes)
     return 0;
 }
 
-static int cmd_digest(const char *algo_name, const char *path, int passes)
+/* What a digest run needs: the algorithm, the file (read once, so that
+ * it is in the page cache) and room for the passes' times. */
+typedef struct {
+    cc_algo_e algo;
+    int       fd;
+    long long size;
+    double   *t;
+} digest_run_t;
+
+static int prepare_digest_run(const char *algo_name, const char *path,
+                              int passes, digest_run_t *run)
 {
-    cc_algo_e algo = cc_algo_from_name(algo_name);
-    double *t = calloc((size_t)passes, sizeof(double));
     unsigned char *buf = malloc(BLOCK);
-    int fd = open_or_die(path), i;
-    long long size = read_all(fd, buf);
+
+    run->algo = cc_algo_from_name(algo_name);
+    run->t = calloc((size_t)passes, sizeof(double));
+    run->fd = open_or_die(path);
+    run->size = read_all(run->fd, buf);
+    free(buf);
+    if (run->algo == CC_ALGO_NONE) {
+        fprintf(stderr, "hashbench: unknown digest %s\n", algo_name);
+        return 0;
+    }
+    return 1;
+}
+
+/* One pass of "digest" (the module's own reads) or "mmap" (no copy). */
+static int hash_once(const digest_run_t *run, int use_mmap, cc_digest_t *d)
+{
+    void *m;
+
+    if (!use_mmap) {
+        if (cc_digest_fd(run->fd, run->size, run->algo, d, NULL, NULL)
+            != APR_SUCCESS) {
+            fprintf(stderr, "hashbench: cc_digest_fd failed\n");
+            return 0;
+        }
+        return 1;
+    }
+    m = mmap(NULL, (size_t)run->size, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+             run->fd, 0);
+    if (m == MAP_FAILED) {
+        fprintf(stderr, "hashbench: mmap: %s\n", strerror(errno));
+        return 0;
+    }
+    cc_digest_buffer(m, (apr_size_t)run->size, run->algo, d);
+    munmap(m, (size_t)run->size);
+    return 1;
+}
+
+static int cmd_hash(int use_mmap, const char *algo_name, const char *path,
+                    int passes)
+{
+    digest_run_t run;
     cc_digest_t d;
     char tag[CC_ETAG_MAX];
+    int i;
 
-    if (algo == CC_ALGO_NONE) {
-        fprintf(stderr, "hashbench: unknown digest %s\n", algo_name);
+    if (!prepare_digest_run(algo_name, path, passes, &run)) {
+        return 2;
+    }
+    if (use_mmap && run.size <= 0) {
+        fprintf(stderr, "hashbench: empty file\n");
         return 2;
     }
     for (i = 0; i < passes; i++) {
         double t0 = now_s();
-        if (cc_digest_fd(fd, size, algo, &d, NULL, NULL) != APR_SUCCESS) {
-            fprintf(stderr, "hashbench: cc_digest_fd failed\n");
+        if (!hash_once(&run, use_mmap, &d)) {
             return 1;
         }
-        t[i] = now_s() - t0;
+        run.t[i] = now_s() - t0;
     }
     cc_etag_format(&d, tag);
     tag[strlen(tag) - 1] = '\0';           /* print it without its quotes */
-    printf("{\"mode\": \"digest\", \"algo\": \"%s\", \"bytes\": %lld, "
+    printf("{\"mode\": \"%s\", \"algo\": \"%s\", \"bytes\": %lld, "
            "\"passes\": %d, \"seconds\": %.9f, \"gbps\": %.4f, "
-           "\"etag\": \"%s\"}\n", algo_name, size, passes,
-           median(t, passes), size / median(t, passes) / 1e9, tag + 1);
-    return 0;
-}
-
-static int cmd_mmap(const char *algo_name, const char *path, int passes)
-{
-    cc_algo_e algo = cc_algo_from_name(algo_name);
-    double *t = calloc((size_t)passes, sizeof(double));
-    unsigned char *buf = malloc(BLOCK);
-    int fd = open_or_die(path), i;
-    long long size = read_all(fd, buf);
-    cc_digest_t d;
-
-    if (algo == CC_ALGO_NONE || size <= 0) {
-        fprintf(stderr, "hashbench: bad digest or empty file\n");
-        return 2;
-    }
-    for (i = 0; i < passes; i++) {
-        double t0 = now_s();
-        void *m = mmap(NULL, (size_t)size, PROT_READ,
-                       MAP_PRIVATE | MAP_POPULATE, fd, 0);
-        if (m == MAP_FAILED) {
-            fprintf(stderr, "hashbench: mmap: %s\n", strerror(errno));
-            return 1;
-        }
-        cc_digest_buffer(m, (apr_size_t)size, algo, &d);
-        munmap(m, (size_t)size);
-        t[i] = now_s() - t0;
-    }
-    printf("{\"mode\": \"mmap\", \"algo\": \"%s\", \"bytes\": %lld, "
-           "\"passes\": %d, \"seconds\": %.9f, \"gbps\": %.4f}\n",
-           algo_name, size, passes, median(t, passes),
-           size / median(t, passes) / 1e9);
+           "\"etag\": \"%s\"}\n", use_mmap ? "mmap" : "digest", algo_name,
+           run.size, passes, median(run.t, passes),
+           run.size / median(run.t, passes) / 1e9, tag + 1);
     return 0;
 }
 
@@ -212,11 +231,11 @@ int main(int argc, char **argv)
         return cmd_read(argv[2], atoi(argv[3]) > 0 ? atoi(argv[3]) : 1);
     }
     if (argc == 5 && strcmp(argv[1], "digest") == 0) {
-        return cmd_digest(argv[2], argv[3],
+        return cmd_hash(0, argv[2], argv[3],
                           atoi(argv[4]) > 0 ? atoi(argv[4]) : 1);
     }
     if (argc == 5 && strcmp(argv[1], "mmap") == 0) {
-        return cmd_mmap(argv[2], argv[3],
+        return cmd_hash(1, argv[2], argv[3],
                         atoi(argv[4]) > 0 ? atoi(argv[4]) : 1);
     }
     if (argc == 4 && strcmp(argv[1], "fstat") == 0) {
