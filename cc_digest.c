@@ -148,46 +148,53 @@ static ssize_t pread_retry(int fd, void *buf, size_t len, off_t offset)
     return n;
 }
 
-apr_status_t cc_digest_fd(int fd, apr_int64_t size, cc_algo_e algo,
-                          cc_digest_t *out, apr_uint64_t *bytes_read,
-                          const cc_cancel_t *cancel)
+apr_status_t cc_digest_fd_multi(int fd, apr_int64_t size,
+                                const cc_algo_e *algos, int n,
+                                cc_digest_t *outs, apr_uint64_t *bytes_read,
+                                const cc_cancel_t *cancel)
 {
-    hasher_t h;
+    hasher_t h[CC_DIGEST_MULTI_MAX];
     unsigned char *buf;
     off_t offset = 0, next_check = CC_CANCEL_CHECK_BYTES;
     apr_status_t rv = APR_SUCCESS;
+    int i, ready = 0;
 
-    if (size < 0) {
+    if (size < 0 || n < 1 || n > CC_DIGEST_MULTI_MAX) {
         return APR_EINVAL;
     }
     buf = malloc(CC_READ_BLOCK);
     if (!buf) {
         return APR_ENOMEM;
     }
-    if (!hasher_init(&h, algo)) {
-        hasher_free(&h);
-        free(buf);
-        return APR_EINVAL;
+    for (; ready < n; ready++) {
+        if (!hasher_init(&h[ready], algos[ready])) {
+            rv = APR_EINVAL;
+            ready++;                        /* it may hold a context */
+            break;
+        }
     }
     /* Exactly `size` bytes, then one more read that must find the end:
      * the tag must describe the bytes the response sends, which are
      * Content-Length = size bytes.  Sequential preads: the kernel's
-     * read-ahead needs no advice. */
-    while (offset < size) {
+     * read-ahead needs no advice.  Every digest is fed from the same
+     * block, so n digests cost one read of the file. */
+    while (rv == APR_SUCCESS && offset < size) {
         apr_int64_t left = size - offset;
         size_t want = left < CC_READ_BLOCK ? (size_t)left : CC_READ_BLOCK;
-        ssize_t n = pread_retry(fd, buf, want, offset);
+        ssize_t got = pread_retry(fd, buf, want, offset);
 
-        if (n < 0) {
+        if (got < 0) {
             rv = errno;
             break;
         }
-        if (n == 0) {
+        if (got == 0) {
             rv = APR_INCOMPLETE;            /* shorter than its size */
             break;
         }
-        hasher_update(&h, buf, (apr_size_t)n);
-        offset += n;
+        for (i = 0; i < n; i++) {
+            hasher_update(&h[i], buf, (apr_size_t)got);
+        }
+        offset += got;
         if (cancel && cancel->keep_going && offset >= next_check
             && offset < size) {
             next_check = offset + CC_CANCEL_CHECK_BYTES;
@@ -198,23 +205,32 @@ apr_status_t cc_digest_fd(int fd, apr_int64_t size, cc_algo_e algo,
         }
     }
     if (rv == APR_SUCCESS) {
-        ssize_t n = pread_retry(fd, buf, 1, offset);
-        if (n < 0) {
+        ssize_t got = pread_retry(fd, buf, 1, offset);
+        if (got < 0) {
             rv = errno;
         }
-        else if (n > 0) {
+        else if (got > 0) {
             rv = APR_INCOMPLETE;            /* longer than its size */
         }
     }
     if (bytes_read) {
         *bytes_read += (apr_uint64_t)offset;
     }
-    if (rv == APR_SUCCESS) {
-        hasher_final(&h, out);
+    for (i = 0; i < ready; i++) {
+        if (rv == APR_SUCCESS) {
+            hasher_final(&h[i], &outs[i]);
+        }
+        hasher_free(&h[i]);
     }
-    hasher_free(&h);
     free(buf);
     return rv;
+}
+
+apr_status_t cc_digest_fd(int fd, apr_int64_t size, cc_algo_e algo,
+                          cc_digest_t *out, apr_uint64_t *bytes_read,
+                          const cc_cancel_t *cancel)
+{
+    return cc_digest_fd_multi(fd, size, &algo, 1, out, bytes_read, cancel);
 }
 
 static apr_size_t put_hex(char *dst, const unsigned char *src, apr_size_t n)

@@ -71,6 +71,17 @@ apr_status_t cc_digest_fd(int fd, apr_int64_t size, cc_algo_e algo,
                           cc_digest_t *out, apr_uint64_t *bytes_read,
                           const cc_cancel_t *cancel);
 
+/* The most digests cc_digest_fd_multi() computes in one read. */
+#define CC_DIGEST_MULTI_MAX  4
+
+/* cc_digest_fd() for n (1 to CC_DIGEST_MULTI_MAX) algorithms at once: one
+ * read of the file feeds every digest, so outs[i] is the digest of
+ * algos[i] for the price of reading the bytes once.  Same results. */
+apr_status_t cc_digest_fd_multi(int fd, apr_int64_t size,
+                                const cc_algo_e *algos, int n,
+                                cc_digest_t *outs, apr_uint64_t *bytes_read,
+                                const cc_cancel_t *cancel);
+
 /* Same, for a buffer in memory. */
 void cc_digest_buffer(const void *data, apr_size_t len, cc_algo_e algo,
                       cc_digest_t *out);

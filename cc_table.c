@@ -125,6 +125,16 @@ static apr_time_t timespec_apr(const struct timespec *ts)
     return apr_time_from_sec(ts->tv_sec) + ts->tv_nsec / 1000;
 }
 
+apr_status_t cc_file_key_from_stat(const struct stat *st, cc_file_key_t *key)
+{
+    key->dev = (apr_uint64_t)st->st_dev;
+    key->ino = (apr_uint64_t)st->st_ino;
+    key->size = (apr_int64_t)st->st_size;
+    key->mtime = timespec_apr(&st->st_mtim);
+    key->ctime = timespec_apr(&st->st_ctim);
+    return S_ISREG(st->st_mode) ? APR_SUCCESS : APR_EINVAL;
+}
+
 apr_status_t cc_file_key_from_fd(int fd, cc_file_key_t *key)
 {
     struct stat st;
@@ -132,12 +142,7 @@ apr_status_t cc_file_key_from_fd(int fd, cc_file_key_t *key)
     if (fstat(fd, &st) != 0) {
         return errno;
     }
-    key->dev = (apr_uint64_t)st.st_dev;
-    key->ino = (apr_uint64_t)st.st_ino;
-    key->size = (apr_int64_t)st.st_size;
-    key->mtime = timespec_apr(&st.st_mtim);
-    key->ctime = timespec_apr(&st.st_ctim);
-    return S_ISREG(st.st_mode) ? APR_SUCCESS : APR_EINVAL;
+    return cc_file_key_from_stat(&st, key);
 }
 
 apr_status_t cc_file_key_from_finfo(const apr_finfo_t *finfo,
@@ -168,8 +173,9 @@ int cc_file_key_equal(const cc_file_key_t *a, const cc_file_key_t *b)
 /* The shared table                                                    */
 
 #define CC_TABLE_MAGIC     UINT64_C(0x6d6f645f63634e44)   /* "mod_ccND" */
-/* 2: pending entries carry the waited-for mark and a monotonic start */
-#define CC_TABLE_VERSION   2
+/* 2: pending entries carry the waited-for mark and a monotonic start;
+ * 3: the header names the digest set (a table may outlive the process) */
+#define CC_TABLE_VERSION   3
 #define CC_CACHE_LINE      CC_TABLE_ALIGN
 #define CC_WINDOW          8        /* slots a key may live in */
 #define CC_READ_RETRIES    3        /* copies a reader tries per slot */
@@ -225,6 +231,7 @@ struct cc_table_t {
     uint64_t bytes;
     uint32_t slot_bytes;
     uint32_t window;
+    uint32_t digest_set;   /* which algorithms the numbers in slots name */
 
     alignas(CC_CACHE_LINE) _Atomic uint64_t writer;
     cc_counter_t counters[C_COUNT];
@@ -482,6 +489,24 @@ static int table_args_ok(void *mem, apr_size_t bytes, apr_uint32_t entries)
         && bytes >= cc_table_bytes(entries);
 }
 
+/* What the algorithm numbers in slots mean, as one word: a table made by
+ * a build whose algorithms are numbered or sized otherwise is not read. */
+static uint32_t digest_set(void)
+{
+    uint64_t h = mix64(CC_DIGEST_MAX);
+    int a;
+
+    for (a = 1; cc_algo_name((cc_algo_e)a); a++) {
+        const char *name = cc_algo_name((cc_algo_e)a);
+        uint64_t w = 0;
+
+        memcpy(&w, name, strlen(name) < 8 ? strlen(name) : 8);
+        h = mix64(h ^ (uint64_t)a ^ ((uint64_t)cc_algo_size((cc_algo_e)a) << 8)
+                  ^ mix64(w));
+    }
+    return (uint32_t)(h ^ (h >> 32));
+}
+
 cc_table_t *cc_table_create(void *mem, apr_size_t bytes, apr_uint32_t entries)
 {
     cc_table_t *t = mem;
@@ -490,6 +515,7 @@ cc_table_t *cc_table_create(void *mem, apr_size_t bytes, apr_uint32_t entries)
     if (!table_args_ok(mem, bytes, entries)) {
         return NULL;
     }
+    t->digest_set = digest_set();
     t->magic = CC_TABLE_MAGIC;
     t->version = CC_TABLE_VERSION;
     t->entries = entries;
@@ -510,9 +536,58 @@ cc_table_t *cc_table_reuse(void *mem, apr_size_t bytes, apr_uint32_t entries)
     if (!table_args_ok(mem, bytes, entries)
         || t->magic != CC_TABLE_MAGIC || t->version != CC_TABLE_VERSION
         || t->entries != entries || t->bytes != bytes
-        || t->slot_bytes != sizeof(cc_slot_t)) {
+        || t->slot_bytes != sizeof(cc_slot_t)
+        || t->window != (entries < CC_WINDOW ? entries : CC_WINDOW)
+        || t->digest_set != digest_set()) {
         return NULL;
     }
+    return t;
+}
+
+cc_table_t *cc_table_attach(void *mem, apr_size_t bytes, apr_uint32_t entries,
+                            cc_table_attach_t *report)
+{
+    cc_table_t *t = cc_table_reuse(mem, bytes, entries);
+    uint64_t kept = 0;
+    uint32_t i;
+    int c;
+
+    memset(report, 0, sizeof(*report));
+    if (!t) {
+        return NULL;
+    }
+    /* Nobody else uses the table now: plain repairs, no protocol. */
+    atomic_store_explicit(&t->writer, 0, memory_order_relaxed);
+    for (c = 0; c < C_COUNT; c++) {
+        atomic_store_explicit(&t->counters[c].value, 0, memory_order_relaxed);
+    }
+    for (i = 0; i < t->entries; i++) {
+        cc_slot_t *s = &t->slots[i];
+        slot_copy_t copy, zero;
+
+        if (slot_read(s, &copy)) {
+            unsigned state = SLOT_STATE(copy.meta);
+
+            if (state == SLOT_READY
+                && cc_algo_size((cc_algo_e)SLOT_ALGO(copy.meta)) > 0) {
+                kept++;
+                continue;
+            }
+            if (state == SLOT_EMPTY && copy.meta == 0 && copy.ino == 0
+                && copy.dev == 0) {
+                continue;
+            }
+        }
+        /* a pending hash of a dead process, a slot left odd or torn by a
+         * writer that died (or a file damaged on disk): empty it */
+        memset(&zero, 0, sizeof(zero));
+        slot_write(s, &zero);
+        atomic_store_explicit(&s->seq, 0, memory_order_relaxed);
+        report->dropped++;
+    }
+    atomic_store_explicit(&t->counters[C_IN_USE].value, kept,
+                          memory_order_relaxed);
+    report->kept = kept;
     return t;
 }
 
@@ -545,7 +620,8 @@ static void copy_make_ready(slot_copy_t *c, const cc_file_key_t *key,
     copy_set_digest(c, digest);
 }
 
-/* The lock-free lookup, counting nothing. */
+/* The lock-free lookup, counting nothing; the last-use hint is set to
+ * `now` unless it is 0. */
 static int table_find(cc_table_t *t, const cc_file_key_t *key, cc_algo_e algo,
                       apr_time_t now, cc_digest_t *out)
 {
@@ -567,13 +643,21 @@ static int table_find(cc_table_t *t, const cc_file_key_t *key, cc_algo_e algo,
             copy_get_digest(&c, algo, out);
             /* write the hint at most once a second per entry, so a hot
              * entry's cache line is not bounced between cores */
-            if (c.used != sec) {
+            if (now && c.used != sec) {
                 atomic_store_explicit(&s->used, sec, memory_order_relaxed);
             }
             return 1;
         }
     }
     return 0;
+}
+
+int cc_table_contains(cc_table_t *t, const cc_file_key_t *key,
+                      cc_algo_e algo)
+{
+    cc_digest_t ignored;
+
+    return table_find(t, key, algo, 0, &ignored);
 }
 
 int cc_table_lookup(cc_table_t *t, const cc_file_key_t *key, cc_algo_e algo,
@@ -908,6 +992,7 @@ static const char *const outcome_names[] = {
     [CC_OUTCOME_ERROR] = "error",
     [CC_OUTCOME_CANCELLED] = "cancelled",
     [CC_OUTCOME_NEED_FILE] = "need-file",
+    [CC_OUTCOME_DEFERRED] = "deferred",
 };
 
 const char *cc_outcome_name(cc_outcome_e o)
@@ -968,14 +1053,19 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
         return CC_OUTCOME_TOO_LARGE;
     }
     if (t && table_find(t, key, how->algo, how->now, out)) {
-        count(t, C_HITS, 1);
+        if (!how->background) {
+            count(t, C_HITS, 1);
+        }
         return CC_OUTCOME_HIT;
     }
     if (fd < 0) {
         return CC_OUTCOME_NEED_FILE;    /* the caller comes back with one */
     }
-    if (t) {
+    if (t && !how->background) {
         count(t, C_MISSES, 1);
+    }
+    if (how->defer && key->size > how->defer_above) {
+        return CC_OUTCOME_DEFERRED;     /* the background worker's */
     }
     for (;;) {
         claim_t claim = { 0, 0, 0, 0 };

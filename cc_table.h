@@ -46,6 +46,10 @@ typedef struct {
  * key filled in) for anything else; the errno of fstat() on failure. */
 apr_status_t cc_file_key_from_fd(int fd, cc_file_key_t *key);
 
+/* The same from a struct stat already taken (a directory walk's). */
+struct stat;
+apr_status_t cc_file_key_from_stat(const struct stat *st, cc_file_key_t *key);
+
 /* The same key from a stat APR already took, without a syscall.
  * APR_INCOMPLETE when `finfo` lacks a field, APR_EINVAL for anything but a
  * regular file. */
@@ -92,11 +96,36 @@ cc_table_t *cc_table_create(void *mem, apr_size_t bytes, apr_uint32_t entries);
  * Used to keep the contents across a graceful restart. */
 cc_table_t *cc_table_reuse(void *mem, apr_size_t bytes, apr_uint32_t entries);
 
+/* What cc_table_attach() found. */
+typedef struct {
+    apr_uint64_t kept;        /* digests kept */
+    apr_uint64_t dropped;     /* slots emptied: pending hashes of dead
+                                 processes, torn or damaged slots */
+} cc_table_attach_t;
+
+/* The table in `mem` as a previous run of the server left it (a table
+ * file), if its header says this layout, size, entry count and digest set:
+ * else NULL, and the caller makes a new one (cc_table_create() over zeros).
+ * Only while no other process uses the table (at start, before the
+ * children): it takes back the writer lock, empties every slot that is
+ * not a complete digest (pending, or left odd, torn or damaged: the check
+ * word of each slot is verified) and counts again.  The counters start
+ * from zero.  A digest whose file changed since is never used: its key
+ * (ctime) no longer matches. */
+cc_table_t *cc_table_attach(void *mem, apr_size_t bytes, apr_uint32_t entries,
+                            cc_table_attach_t *report);
+
 /* Looks the digest of (key, algo) up without taking any lock.  Returns 1
  * and fills *out on a hit.  `now` (seconds are enough) refreshes the
  * entry's last-use time, which guides replacement. */
 int cc_table_lookup(cc_table_t *t, const cc_file_key_t *key, cc_algo_e algo,
                     apr_time_t now, cc_digest_t *out);
+
+/* Is the digest of (key, algo) in the table?  Like cc_table_lookup(), but
+ * it counts nothing and leaves the last-use hint alone: for the background
+ * worker, which is no visitor. */
+int cc_table_contains(cc_table_t *t, const cc_file_key_t *key,
+                      cc_algo_e algo);
 
 /* Stores a digest.  Best effort: returns 1 when stored, 0 when the table
  * could not take it now (it never blocks for long). */
@@ -139,8 +168,11 @@ typedef enum {
     CC_OUTCOME_CANCELLED,   /* the requester went away: its hash, which
                                nobody else waited for, was abandoned, or
                                its wait for another's hash ended */
-    CC_OUTCOME_NEED_FILE    /* not in the table, and no descriptor was
+    CC_OUTCOME_NEED_FILE,   /* not in the table, and no descriptor was
                                given: come back with one */
+    CC_OUTCOME_DEFERRED     /* not in the table, and bigger than
+                               how->defer_above: not hashed here (the
+                               caller hands it to the background worker) */
 } cc_outcome_e;
 
 /* A short lower-case word for logs and the request note. */
@@ -152,6 +184,10 @@ typedef struct {
     apr_time_t   now;          /* the request time */
     cc_cancel_t  cancel;       /* keep_going: is the requester still there?
                                   (NULL: always) */
+    int          defer;        /* non-zero: files bigger than defer_above */
+    apr_int64_t  defer_above;  /* are looked up but not hashed (DEFERRED) */
+    int          background;   /* the background worker: counts no hit or
+                                  miss (it is no visitor) */
 } cc_find_t;
 
 /* Finds or computes the digest of the open regular file `fd`, whose fstat

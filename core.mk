@@ -5,14 +5,20 @@
 #   validators.c  entity tags, coding suffixes, RFC 9110 preconditions
 #   cc_digest.c   algorithms and hashing (the only user of CORE_DIGEST_LIBS)
 #   cc_table.c    file keys, the shared table, single flight (uses cc_digest)
+#   cc_table_file.c  the table kept in a file: safety checks, lock, mapping
+#   cc_queue.c    files waiting for the background worker
 #
 # Paths are relative to the repository root.
 
 CORE_VALIDATORS   = validators.c
 CORE_DIGEST       = cc_digest.c
 CORE_TABLE        = cc_table.c $(CORE_DIGEST)
-CORE_SOURCES      = $(CORE_VALIDATORS) $(CORE_TABLE)
-CORE_HEADERS      = validators.h cc_digest.h cc_table.h
+CORE_TABLE_FILE   = cc_table_file.c
+CORE_QUEUE        = cc_queue.c
+CORE_SOURCES      = $(CORE_VALIDATORS) $(CORE_TABLE) $(CORE_TABLE_FILE) \
+                    $(CORE_QUEUE)
+CORE_HEADERS      = validators.h cc_digest.h cc_table.h cc_table_file.h \
+                    cc_queue.h
 CORE_DIGEST_LIBS  = -lcrypto -lxxhash
 
 CORE_APR_CFLAGS  := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \

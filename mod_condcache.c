@@ -90,7 +90,10 @@
 #include <unistd.h>
 
 #include "cc_digest.h"
+#include "cc_queue.h"
 #include "cc_table.h"
+#include "condcache_store.h"
+#include "condcache_worker.h"
 #include "validators.h"
 
 module AP_MODULE_DECLARE_DATA condcache_module;
@@ -101,9 +104,14 @@ module AP_MODULE_DECLARE_DATA condcache_module;
 
 #define UNSET                     (-1)
 #define DEFAULT_ENTRIES           65536
-#define DEFAULT_MAX_FILE_SIZE     (APR_INT64_C(1) << 30)      /* 1 GiB */
 #define MAX_MAX_AGE               APR_INT64_C(2147483647)    /* 2^31 - 1 */
 #define MAX_MAX_FILE_SIZE         (APR_INT64_C(1) << 62)
+/* No limit: files too big to hash in a request go to the background. */
+#define DEFAULT_MAX_FILE_SIZE     MAX_MAX_FILE_SIZE
+/* Hashing 1 MiB takes well under a millisecond (SHA-1 at ~1.6 GB/s): less
+ * than a request's own round trip.  Bigger files are hashed in the
+ * background, so no visitor waits for more than that. */
+#define DEFAULT_INLINE_HASH_MAX   (APR_INT64_C(1) << 20)
 
 /* core.c's values of core_dir_config.content_md5 (not in a header) */
 #define CORE_CONTENT_MD5_ON       1
@@ -119,21 +127,28 @@ typedef struct {
     apr_int64_t max_age;          /* UNSET, or seconds */
     apr_int64_t max_file_size;    /* UNSET, or bytes */
     int         max_file_size_lowers; /* set in .htaccess: may only lower */
+    apr_int64_t inline_max;       /* UNSET, or bytes */
+    int         inline_max_lowers;    /* set in .htaccess: may only lower */
     int         status_page;      /* UNSET, 0, 1; never from .htaccess */
 } dir_conf_t;
 
 typedef struct {
     apr_int64_t entries;          /* UNSET, or slots; main server only */
+    const char *table_file;       /* NULL: the table is in memory only */
+    apr_array_header_t *warm_dirs;    /* const char *; main server only */
 } server_conf_t;
-
-/* Kept across restarts in the parent's process pool. */
-typedef struct {
-    apr_shm_t   *shm;
-    apr_uint32_t entries;
-} retained_t;
 
 /* Set in post_config of each generation, before the children fork. */
 static cc_table_t *table;
+static cc_queue_t *queue;           /* files for the background worker */
+static int wake_fd = -1;            /* write a byte: the worker looks */
+static const char *table_file;      /* the table file in use, or NULL */
+static const char *table_state;     /* "memory", "new", "reattached",
+                                       "kept" */
+
+/* Digests named by CondCacheDigest in the server configuration (bits by
+ * cc_algo_e): the ones the warm-up hashes.  Reset before each reading. */
+static unsigned warm_algos;
 
 static ap_filter_rec_t *not_modified_filter;
 
@@ -154,6 +169,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     c->no_store = UNSET;
     c->max_age = UNSET;
     c->max_file_size = UNSET;
+    c->inline_max = UNSET;
     c->status_page = UNSET;
     return c;
 }
@@ -163,6 +179,21 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
 static apr_int64_t effective_max_file_size(const dir_conf_t *c)
 {
     return c->max_file_size != UNSET ? c->max_file_size : DEFAULT_MAX_FILE_SIZE;
+}
+
+static apr_int64_t effective_inline_max(const dir_conf_t *c)
+{
+    return c->inline_max != UNSET ? c->inline_max : DEFAULT_INLINE_HASH_MAX;
+}
+
+/* A limit a .htaccess set may lower the one in force, never raise it. */
+static apr_int64_t merged_limit(apr_int64_t base_effective, apr_int64_t add,
+                                int add_lowers, apr_int64_t base)
+{
+    if (add == UNSET) {
+        return base;
+    }
+    return add_lowers && add > base_effective ? base_effective : add;
 }
 
 static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
@@ -175,13 +206,15 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->no_cache = MERGED(no_cache, UNSET);
     c->no_store = MERGED(no_store, UNSET);
     c->max_age = MERGED(max_age, UNSET);
-    c->max_file_size = MERGED(max_file_size, UNSET);
+    /* a tenant may lower the limits the server set, never raise them */
+    c->max_file_size = merged_limit(effective_max_file_size(base),
+                                    add->max_file_size,
+                                    add->max_file_size_lowers,
+                                    base->max_file_size);
     c->max_file_size_lowers = 0;
-    if (add->max_file_size != UNSET && add->max_file_size_lowers
-        && add->max_file_size > effective_max_file_size(base)) {
-        /* a tenant may lower the limit the server set, never raise it */
-        c->max_file_size = effective_max_file_size(base);
-    }
+    c->inline_max = merged_limit(effective_inline_max(base), add->inline_max,
+                                 add->inline_max_lowers, base->inline_max);
+    c->inline_max_lowers = 0;
     c->status_page = MERGED(status_page, UNSET);
     return c;
 }
@@ -192,6 +225,7 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
 
     (void)s;
     c->entries = UNSET;
+    c->warm_dirs = apr_array_make(p, 2, sizeof(const char *));
     return c;
 }
 
@@ -258,6 +292,9 @@ static const char *set_digest(cmd_parms *cmd, void *dconf, const char *arg)
         return apr_psprintf(cmd->pool, "%s: unknown digest '%s'; use sha1, "
                             "sha256, md5 or xxh128", cmd->cmd->name, arg);
     }
+    if (!in_htaccess(cmd)) {
+        warm_algos |= 1u << c->algo;    /* the warm-up hashes these */
+    }
     return NULL;
 }
 
@@ -283,6 +320,74 @@ static const char *set_max_file_size(cmd_parms *cmd, void *dconf,
                             "not '%s'", cmd->cmd->name, arg);
     }
     c->max_file_size_lowers = in_htaccess(cmd);
+    return NULL;
+}
+
+static const char *set_inline_max(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    dir_conf_t *c = dconf;
+
+    if (!parse_number(arg, 0, MAX_MAX_FILE_SIZE, &c->inline_max)) {
+        return apr_psprintf(cmd->pool, "%s takes a number of bytes (0 for "
+                            "none), not '%s'", cmd->cmd->name, arg);
+    }
+    c->inline_max_lowers = in_htaccess(cmd);
+    return NULL;
+}
+
+/* An absolute path for a server-wide directive, relative ones under
+ * ServerRoot. */
+static const char *server_path(cmd_parms *cmd, const char *arg,
+                               const char **out)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    *out = ap_server_root_relative(cmd->pool, arg);
+    if (!*out || !**out) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+static const char *set_table_file(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    server_conf_t *c = ap_get_module_config(cmd->server->module_config,
+                                            &condcache_module);
+    const char *path, *err = server_path(cmd, arg, &path);
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    if (path[strlen(path) - 1] == '/') {
+        return apr_psprintf(cmd->pool, "%s names a file, not a directory: "
+                            "'%s'", cmd->cmd->name, arg);
+    }
+    c->table_file = path;
+    return NULL;
+}
+
+static const char *add_warm_dir(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    server_conf_t *c = ap_get_module_config(cmd->server->module_config,
+                                            &condcache_module);
+    const char *path, *err = server_path(cmd, arg, &path);
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    if (!ap_is_directory(cmd->temp_pool, path)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a directory",
+                            cmd->cmd->name, path);
+    }
+    APR_ARRAY_PUSH(c->warm_dirs, const char *) = path;
     return NULL;
 }
 
@@ -620,6 +725,39 @@ static int lookup_without_descriptor(request_rec *r, const req_state_t *st)
     return !st->verified && table && may_not_need_body(r) && readable(r);
 }
 
+/* A file too big to hash in the request: the background worker hashes
+ * it, and the next requests get its tag.  The note says which. */
+static const char *hand_to_worker(request_rec *r, const req_state_t *st,
+                                  const cc_find_t *how)
+{
+    cc_queue_add_e added;
+
+    if (!queue) {
+        return "deferred";
+    }
+    added = cc_queue_add(queue, r->filename, &st->key, how->algo,
+                         how->max_size);
+    switch (added) {
+    case CC_QUEUE_ADDED:
+        if (wake_fd >= 0 && write(wake_fd, "", 1) < 0) {
+            /* the pipe is full: the worker has a byte to wake up to */
+        }
+        /* fall through */
+    case CC_QUEUE_ALREADY:
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "%s: %" APR_INT64_T_FMT
+                      " bytes, hashed in the background", r->filename,
+                      st->key.size);
+        return "pending";
+    case CC_QUEUE_FULL:
+    case CC_QUEUE_TOO_LONG:
+        break;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%s: not hashed: %s",
+                  r->filename, added == CC_QUEUE_FULL
+                  ? "the background queue is full" : "its path is too long");
+    return "deferred";
+}
+
 /* Does FileETag say "None" for this request, as core computes it? */
 static int file_etag_none(const request_rec *r)
 {
@@ -697,6 +835,9 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
     how.now = r->request_time;
     how.cancel.keep_going = client_still_there;
     how.cancel.arg = r;
+    /* bigger files are the background worker's: no visitor waits */
+    how.defer = 1;
+    how.defer_above = effective_inline_max(conf);
     outcome = lookup_without_descriptor(r, st)
               ? cc_find_digest(table, -1, &st->key, &how, &digest, &err)
               : CC_OUTCOME_NEED_FILE;
@@ -735,6 +876,9 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
                       "%s: the client went away; hash abandoned", r->filename);
         break;
     case CC_OUTCOME_NEED_FILE:      /* not with a descriptor given */
+        break;
+    case CC_OUTCOME_DEFERRED:
+        st->outcome = hand_to_worker(r, st, &how);
         break;
     case CC_OUTCOME_CHANGED:
     case CC_OUTCOME_BUSY:
@@ -829,6 +973,67 @@ static cc_precond_e evaluate(request_rec *r, const req_state_t *st)
 /* ------------------------------------------------------------------ */
 /* Hooks                                                               */
 
+static int condcache_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                apr_pool_t *ptemp)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    warm_algos = 0;
+    return OK;
+}
+
+static apr_status_t close_wake_pipe(void *data)
+{
+    int *fds = data;
+
+    close(fds[0]);
+    close(fds[1]);
+    wake_fd = -1;
+    return APR_SUCCESS;
+}
+
+/* The background worker of this generation, with a pipe to wake it. */
+static int start_worker(apr_pool_t *pconf, server_rec *s,
+                        const server_conf_t *sc)
+{
+    condcache_worker_conf_t wc;
+    const dir_conf_t *main_conf;
+    int *fds = apr_palloc(pconf, 2 * sizeof(int));
+    unsigned algos;
+    int a;
+
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, "cannot make a pipe "
+                     "for the background worker; it is not started");
+        return OK;
+    }
+    (void)fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK);
+    apr_pool_cleanup_register(pconf, fds, close_wake_pipe,
+                              apr_pool_cleanup_null);
+    wake_fd = fds[1];
+    memset(&wc, 0, sizeof(wc));
+    wc.table = table;
+    wc.queue = queue;
+    wc.wake_fd = fds[0];
+    wc.warm_dirs = sc->warm_dirs;
+    /* the server's own digest (sha1 unless it says another), and every
+     * one a section of the server configuration names */
+    main_conf = ap_get_module_config(s->lookup_defaults, &condcache_module);
+    algos = warm_algos | (1u << conf_algo(main_conf));
+    for (a = 1; cc_algo_name((cc_algo_e)a)
+                && wc.warm_nalgos < CC_DIGEST_MULTI_MAX; a++) {
+        if (algos & (1u << a)) {
+            wc.warm_algos[wc.warm_nalgos++] = (cc_algo_e)a;
+        }
+    }
+    wc.warm_max_size = effective_max_file_size(main_conf);
+    /* what the status page says until the worker reports itself */
+    cc_queue_warm_reset(queue, sc->warm_dirs->nelts ? CC_WARM_RUNNING
+                                                    : CC_WARM_NONE);
+    return condcache_worker_start(pconf, s, &wc);
+}
+
 static int condcache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                  apr_pool_t *ptemp, server_rec *s)
 {
@@ -836,15 +1041,13 @@ static int condcache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                              &condcache_module);
     apr_uint32_t entries = sc->entries != UNSET ? (apr_uint32_t)sc->entries
                                                 : DEFAULT_ENTRIES;
-    apr_size_t bytes = cc_table_bytes(entries);
-    apr_size_t segment = cc_table_segment_bytes(entries);
-    retained_t *kept;
-    apr_status_t rv;
-    void *base;
+    condcache_store_t store;
+    int rv;
 
     (void)plog;
     (void)ptemp;
     table = NULL;
+    queue = NULL;
     dav_provider_name = NULL;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
@@ -859,52 +1062,15 @@ static int condcache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                          "apart; keep CondCache Off where Dav is On");
         }
     }
-
-    kept = ap_retained_data_get(CONDCACHE_RETAINED_KEY);
-    if (!kept) {
-        kept = ap_retained_data_create(CONDCACHE_RETAINED_KEY, sizeof(*kept));
-        kept->shm = NULL;
+    rv = condcache_store_setup(pconf, s, entries, sc->table_file, &store);
+    if (rv != OK) {
+        return rv;
     }
-    if (kept->shm && kept->entries == entries) {
-        base = cc_table_place(apr_shm_baseaddr_get(kept->shm));
-        table = cc_table_reuse(base, bytes, entries);
-        if (table) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                         "keeping the table of %u entries across the restart",
-                         entries);
-        }
-    }
-    if (!table) {
-        if (kept->shm) {
-            /* Children of the old generation keep their own mapping. */
-            apr_shm_destroy(kept->shm);
-            kept->shm = NULL;
-        }
-        rv = apr_shm_create(&kept->shm, segment, NULL, s->process->pool);
-        if (rv == APR_ENOTIMPL) {
-            const char *fname = ap_runtime_dir_relative(s->process->pool,
-                                                        "condcache.shm");
-            apr_shm_remove(fname, pconf);
-            rv = apr_shm_create(&kept->shm, segment, fname,
-                                s->process->pool);
-        }
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                         "cannot create %" APR_SIZE_T_FMT " bytes of shared "
-                         "memory for CondCacheEntries %u; lower "
-                         "CondCacheEntries or raise the memory limits",
-                         segment, entries);
-            kept->shm = NULL;
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-        base = cc_table_place(apr_shm_baseaddr_get(kept->shm));
-        table = cc_table_create(base, bytes, entries);
-        kept->entries = entries;
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                     "created a table of %u entries in %" APR_SIZE_T_FMT
-                     " bytes of shared memory", entries, bytes);
-    }
-    return OK;
+    table = store.table;
+    queue = store.queue;
+    table_file = store.table_file;
+    table_state = store.state;
+    return start_worker(pconf, s, sc);
 }
 
 /* Sends what was decided: the headers core's default handler sets, with
@@ -1045,11 +1211,17 @@ static apr_status_t not_modified_headers_filter(ap_filter_t *f,
 /* ------------------------------------------------------------------ */
 /* Status: our own page, and a section in mod_status's page            */
 
-/* The status lines: ?auto key, HTML label, and where the value is in
- * cc_table_stats_t (every field an apr_uint64_t or narrower, unsigned). */
+/* What the status lines are read from. */
+typedef struct {
+    cc_table_stats_t table;
+    cc_queue_stats_t queue;
+} all_stats_t;
+
+/* The numeric status lines: ?auto key, HTML label, and where the value is
+ * in all_stats_t (every field an unsigned of 32 or 64 bits). */
 #define STAT(key, label, field) \
-    { key, label, APR_OFFSETOF(cc_table_stats_t, field), \
-      sizeof(((cc_table_stats_t *)0)->field) }
+    { key, label, APR_OFFSETOF(all_stats_t, field), \
+      sizeof(((all_stats_t *)0)->field) }
 
 static const struct {
     const char *key;
@@ -1057,25 +1229,35 @@ static const struct {
     apr_size_t  offset;
     apr_size_t  size;
 } stat_lines[] = {
-    STAT("Capacity", "Capacity (entries)", capacity),
-    STAT("EntriesInUse", "Entries in use", in_use),
-    STAT("Hits", "Hits (tag found in the table)", hits),
-    STAT("Misses", "Misses (tag not in the table)", misses),
-    STAT("Inserts", "Inserts", inserts),
-    STAT("Evictions", "Evictions (entries replaced)", evictions),
-    STAT("FilesHashed", "Files hashed", files_hashed),
-    STAT("BytesHashed", "Bytes hashed", bytes_hashed),
-    STAT("Waits", "Waits for another process's hash", waits),
-    STAT("Uncached", "Not stored (changed too recently)", uncached),
+    STAT("Capacity", "Capacity (entries)", table.capacity),
+    STAT("EntriesInUse", "Entries in use", table.in_use),
+    STAT("Hits", "Hits (tag found in the table)", table.hits),
+    STAT("Misses", "Misses (tag not in the table)", table.misses),
+    STAT("Inserts", "Inserts", table.inserts),
+    STAT("Evictions", "Evictions (entries replaced)", table.evictions),
+    STAT("FilesHashed", "Files hashed", table.files_hashed),
+    STAT("BytesHashed", "Bytes hashed", table.bytes_hashed),
+    STAT("Waits", "Waits for another process's hash", table.waits),
+    STAT("Uncached", "Not stored (changed too recently)", table.uncached),
     STAT("LockRecoveries", "Write locks recovered from dead processes",
-         lock_recoveries),
-    STAT("SharedMemoryBytes", "Shared memory (bytes)", shm_bytes),
-    STAT("BytesPerEntry", "Bytes per entry", slot_bytes),
+         table.lock_recoveries),
+    STAT("SharedMemoryBytes", "Shared memory (bytes)", table.shm_bytes),
+    STAT("BytesPerEntry", "Bytes per entry", table.slot_bytes),
+    STAT("QueueWaiting", "Background queue: files waiting", queue.waiting),
+    STAT("QueueAdded", "Background queue: files added", queue.added),
+    STAT("QueueDone", "Background queue: files done", queue.done),
+    STAT("QueueStored", "Background queue: digests stored", queue.stored),
+    STAT("QueueBytes", "Background queue: bytes hashed", queue.bytes),
+    STAT("QueueFull", "Background queue: files refused (full)", queue.full),
+    STAT("WarmUpFiles", "Warm-up: files looked at", queue.warm_seen),
+    STAT("WarmUpHashed", "Warm-up: files hashed", queue.warm_hashed),
+    STAT("WarmUpBytes", "Warm-up: bytes hashed", queue.warm_bytes),
+    STAT("WorkerPid", "Background worker (pid)", queue.worker_pid),
 };
 
 #define STAT_LINES (sizeof(stat_lines) / sizeof(stat_lines[0]))
 
-static apr_uint64_t stat_value(const cc_table_stats_t *st, apr_size_t i)
+static apr_uint64_t stat_value(const all_stats_t *st, apr_size_t i)
 {
     const char *at = (const char *)st + stat_lines[i].offset;
 
@@ -1085,29 +1267,57 @@ static apr_uint64_t stat_value(const cc_table_stats_t *st, apr_size_t i)
     }
 }
 
-/* The counters as "<prefix>Key: value" lines, or as an HTML table. */
+static const char *warm_state_name(cc_warm_state_e state)
+{
+    switch (state) {
+    case CC_WARM_RUNNING:    return "running";
+    case CC_WARM_DONE:       return "done";
+    case CC_WARM_TABLE_FULL: return "table-full";
+    case CC_WARM_NONE:       break;
+    }
+    return "none";
+}
+
+/* One status line: "<prefix>Key: value", or a row of the HTML table. */
+static void write_line(request_rec *r, int brief, const char *prefix,
+                       const char *key, const char *label, const char *value)
+{
+    if (brief) {
+        ap_rprintf(r, "%s%s: %s\n", prefix, key, value);
+    }
+    else {
+        ap_rprintf(r, "<tr><th align=\"left\">%s</th><td align=\"right\">"
+                   "%s</td></tr>\n", label, ap_escape_html(r->pool, value));
+    }
+}
+
+/* The status as "<prefix>Key: value" lines, or as an HTML table. */
 static void write_stats(request_rec *r, int brief, const char *prefix)
 {
-    cc_table_stats_t st;
+    all_stats_t st;
     apr_size_t i;
 
     memset(&st, 0, sizeof(st));
     if (table) {
-        cc_table_stats(table, &st);
+        cc_table_stats(table, &st.table);
+    }
+    if (queue) {
+        cc_queue_stats(queue, &st.queue);
     }
     if (!brief) {
         ap_rputs("<table border=\"0\">\n", r);
     }
+    write_line(r, brief, prefix, "TableFile", "Table file",
+               table_file ? table_file : "none");
+    write_line(r, brief, prefix, "TableState", "Table (memory, new, "
+               "reattached from the file, or kept across a restart)",
+               table_state ? table_state : "none");
+    write_line(r, brief, prefix, "WarmUpState", "Warm-up",
+               warm_state_name(st.queue.warm_state));
     for (i = 0; i < STAT_LINES; i++) {
-        if (brief) {
-            ap_rprintf(r, "%s%s: %" APR_UINT64_T_FMT "\n", prefix,
-                       stat_lines[i].key, stat_value(&st, i));
-        }
-        else {
-            ap_rprintf(r, "<tr><th align=\"left\">%s</th>"
-                       "<td align=\"right\">%" APR_UINT64_T_FMT "</td></tr>\n",
-                       stat_lines[i].label, stat_value(&st, i));
-        }
+        write_line(r, brief, prefix, stat_lines[i].key, stat_lines[i].label,
+                   apr_psprintf(r->pool, "%" APR_UINT64_T_FMT,
+                                stat_value(&st, i)));
     }
     if (!brief) {
         ap_rputs("</table>\n", r);
@@ -1177,6 +1387,7 @@ static void register_hooks(apr_pool_t *p)
     static const char *const after_dialup[] = { "mod_dialup.c", NULL };
 
     (void)p;
+    ap_hook_pre_config(condcache_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(condcache_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* Where the server configuration put the status page, it comes before
      * other handlers (only REALLY_FIRST ones, such as mod_cache's, and
@@ -1218,8 +1429,18 @@ static const command_rec condcache_cmds[] = {
                   "Seconds for Cache-Control: max-age (and Expires)"),
     AP_INIT_TAKE1("CondCacheMaxFileSize", set_max_file_size, NULL, OR_FILEINFO,
                   "Files bigger than this many bytes are not hashed; they "
-                  "get the ETag FileETag configures (default 1073741824); "
+                  "get the ETag FileETag configures (default: no limit); "
                   "a .htaccess may only lower it"),
+    AP_INIT_TAKE1("CondCacheInlineHashMax", set_inline_max, NULL, OR_FILEINFO,
+                  "Files bigger than this many bytes are hashed by the "
+                  "background worker, not by the request that finds them "
+                  "(default 1048576); a .htaccess may only lower it"),
+    AP_INIT_TAKE1("CondCacheTableFile", set_table_file, NULL, RSRC_CONF,
+                  "A file that keeps the table of digests across restarts "
+                  "and reboots; main server configuration only"),
+    AP_INIT_ITERATE("CondCacheWarmUp", add_warm_dir, NULL, RSRC_CONF,
+                    "Directories whose files the background worker hashes "
+                    "after start; main server configuration only"),
     AP_INIT_TAKE1("CondCacheEntries", set_entries, NULL, RSRC_CONF,
                   "Capacity of the shared table of digests, in entries "
                   "(default 65536); main server configuration only"),

@@ -401,6 +401,32 @@ class Httpd:
             r.status_code, r.text[:300])
         return logs.parse_status(r.text)
 
+    def wait_status(self, pred, what, timeout=60, interval=0.1):
+        """Polls the status page until pred(status) holds and returns that
+        status; fails naming `what` (and the last status seen) when it
+        does not within `timeout` seconds.  For what the background worker
+        does in its own time (warm-up, queue)."""
+        deadline = time.time() + timeout
+        while True:
+            st = self.status()
+            if pred(st):
+                return st
+            if time.time() > deadline:
+                raise AssertionError("status: %s not reached within %s s; "
+                                     "last status: %r" % (what, timeout, st))
+            time.sleep(interval)
+
+    def notes(self, reqs, timeout=5):
+        """The notes of many requests sent by get()/raw() (responses or
+        ids), in their order; reads the access log once per round."""
+        ids = [r if isinstance(r, str) else r.req_id for r in reqs]
+        got = logs.notes_of(self.access_log, ids, timeout)
+        missing = [i for i in ids if i not in got]
+        if missing:
+            raise AssertionError("no access_log line for %d requests, "
+                                 "e.g. %s" % (len(missing), missing[:3]))
+        return [got[i] for i in ids]
+
 
 class CondCacheEnv:
     """The session: the MPM, the module under test, and every server made

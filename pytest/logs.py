@@ -101,6 +101,22 @@ def note_of(path, req_id, timeout=5.0):
         time.sleep(0.02)
 
 
+def notes_of(path, req_ids, timeout=5.0):
+    """The notes of many requests at once ({req_id: note}), reading the
+    log once per round instead of once per request; ids without a line
+    within `timeout` are missing from the result."""
+    want = set(req_ids)
+    deadline = time.monotonic() + timeout
+    while True:
+        got = {}
+        for e in access_entries(path):
+            if e["req_id"] in want and not e["status"].startswith("1"):
+                got[e["req_id"]] = e["note"]
+        if len(got) == len(want) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
 def eco_log_conf(srv, name="eco_log"):
     """Config lines for a second CustomLog, logs/<name>, in ECO format.
     Read it with EcoLog(srv)."""
@@ -168,12 +184,17 @@ LEFT_NOTES = ("bypass", "-")
 
 STATUS_PATH = "/condcache-status?auto"
 
-# the ?auto page's counters, in the order the page lists them
-STATUS_KEYS = (
+# the ?auto page's words, then its counters, in the order the page lists
+# them
+STATUS_WORDS = ("TableFile", "TableState", "WarmUpState")
+STATUS_COUNTERS = (
     "Capacity", "EntriesInUse", "Hits", "Misses", "Inserts", "Evictions",
     "FilesHashed", "BytesHashed", "Waits", "Uncached", "LockRecoveries",
     "SharedMemoryBytes", "BytesPerEntry",
+    "QueueWaiting", "QueueAdded", "QueueDone", "QueueStored", "QueueBytes",
+    "QueueFull", "WarmUpFiles", "WarmUpHashed", "WarmUpBytes", "WorkerPid",
 )
+STATUS_KEYS = STATUS_WORDS + STATUS_COUNTERS
 
 
 def status_items(text, prefix=""):

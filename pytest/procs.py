@@ -1,6 +1,6 @@
 """Processes, as /proc shows them: httpd's children, liveness, busy
-children, memory (smaps_rollup), CPU time, tracers, open files, and which
-child serves a given TCP connection.
+children, credentials and nice value, memory (smaps_rollup), CPU time,
+tracers, open files, and which child serves a given TCP connection.
 
 One rule for zombies everywhere: a zombie is dead.  httpd's parent reaps
 its children, but a daemonized parent is not our child, so a zombie of
@@ -60,6 +60,30 @@ def kill(pid, sig=signal.SIGKILL):
         return True
     except ProcessLookupError:
         return False
+
+
+def uids(pid):
+    """(real, effective, saved, filesystem) uid of a process, from
+    /proc/PID/status, or None when it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return tuple(int(x) for x in line.split()[1:5])
+    except OSError:
+        return None
+    return None
+
+
+def nice(pid):
+    """The nice value of a process (-20 .. 19), or None when it is gone."""
+    fields = _stat_fields("/proc/%d/stat" % pid)
+    if not fields:
+        return None
+    try:
+        return int(fields[16])      # field 19 of stat(5)
+    except (IndexError, ValueError):
+        return None
 
 
 def children(ppid):

@@ -15,7 +15,7 @@ import threading
 import time
 
 from clients import KeepAlive, RequestFailed
-from logs import access_entries, count_resumes, note_of
+from logs import access_entries, count_resumes, fetch_status, note_of
 from procs import busy_children, children, kill, pid_alive, smaps_rollup
 from tags import content_tag, file_tag, sha1_tag
 
@@ -514,9 +514,11 @@ class Killer(threading.Thread):
     """SIGKILLs a child of `ppid` every `interval` seconds (preferring one
     that is running: likely hashing), never the parent."""
 
-    def __init__(self, ppid, interval, rng, max_kills=None):
+    def __init__(self, ppid, interval, rng, max_kills=None, spare=()):
         super().__init__(daemon=True)
         self.ppid, self.interval, self.rng = ppid, interval, rng
+        # children that serve no request (the module's background worker)
+        self.spare = set(spare)
         self.max_kills = max_kills
         self.stop_evt = threading.Event()
         self.killed = []
@@ -529,7 +531,8 @@ class Killer(threading.Thread):
                 if self.max_kills is not None and \
                         len(self.killed) >= self.max_kills:
                     break
-                cands = busy_children(self.ppid) or children(self.ppid)
+                cands = [p for p in busy_children(self.ppid)
+                         or children(self.ppid) if p not in self.spare]
                 if not cands:
                     continue
                 pid = self.rng.choice(cands)
@@ -749,7 +752,10 @@ def run_restarts(url, directory, prefix, seconds, pattern="revalidate",
                                 graceful_interval, host, port))
     killer = None
     if kill_interval:
-        killer = Killer(ppid, kill_interval, random.Random(seed - 1))
+        # the background worker serves no request: not one to kill here
+        worker = fetch_status(host, port).get("WorkerPid")
+        killer = Killer(ppid, kill_interval, random.Random(seed - 1),
+                        spare=[worker] if worker else ())
         disrupt.append(killer)
     t0 = MONO()
     for t in threads + disrupt:

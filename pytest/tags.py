@@ -111,6 +111,31 @@ def file_tag(algo, path):
     return tag_from_digest(algo, h.digest())
 
 
+# hashers of runs of zero bytes, by algorithm: (bytes fed, hasher), so
+# that the tags of several sparse files cost the largest one's hash once
+_zero_hashers = {}
+_ZERO_BLOCK = bytes(1 << 22)
+
+
+def zeros_tag(algo, size):
+    """content_tag of `size` zero bytes (a sparse file made with
+    make_big_file(random_bytes=False)) without holding them in memory:
+    one hash per algorithm, extended as bigger sizes are asked for.
+    Not xxh128 (its one-shot ctypes call has no streaming form here)."""
+    if algo == "xxh128":
+        raise ValueError("zeros_tag: no streaming xxh128")
+    done, h = _zero_hashers.get(algo, (0, None))
+    if h is None or done > size:
+        done, h = 0, hashlib.new(algo)
+    while done < size:
+        n = min(len(_ZERO_BLOCK), size - done)
+        h.update(_ZERO_BLOCK if n == len(_ZERO_BLOCK)
+                 else memoryview(_ZERO_BLOCK)[:n])
+        done += n
+    _zero_hashers[algo] = (done, h)
+    return tag_from_digest(algo, h.copy().digest())
+
+
 # the form of each digest's tag, as the module sends it
 TAG_RES = {
     "sha1": re.compile(r'^"[A-Za-z0-9+/]{27}="$'),

@@ -108,6 +108,11 @@ def confdir(scratch, staged):
         text = src.read_text()
         if name.endswith(".load"):
             text = text.replace(os.path.join(LIBEXECDIR, SO), str(staged["so"]))
+        else:
+            # the table file in the scratch dir, not the machine's
+            state = scratch / "condcache-state"
+            state.mkdir(mode=0o700, exist_ok=True)
+            text = text.replace("/var/cache/apache2/mod_condcache", str(state))
         dst = avail / name
         if dst.exists() or dst.is_symlink():
             dst.unlink()
@@ -181,6 +186,9 @@ class TestMakeInstall:
             LIBEXECDIR.lstrip("/") + "/" + SO,
             BINDIR.lstrip("/") + "/condcache-etag",
         ])
+        # and the table file's directory, root's alone
+        state = staged["destdir"] / "var/cache/apache2/mod_condcache"
+        assert state.is_dir() and stat.S_IMODE(state.stat().st_mode) == 0o700
 
     def test_staged_tool_runs(self, staged, tmp_path):
         f = tmp_path / "a.css"

@@ -12,7 +12,8 @@ import pytest
 
 from condcache_env import SETTLE_SECONDS
 from eco_util import need_program, SyscallDelay
-from logs import eco_log_conf, EcoLog, lines_since, status_items, STATUS_KEYS
+from logs import (eco_log_conf, EcoLog, lines_since, status_items,
+                  STATUS_COUNTERS, STATUS_KEYS)
 from procs import children, holder_of, threads
 from tags import sha1_tag
 
@@ -34,13 +35,27 @@ STATUS_LABELS = {
     "LockRecoveries": "Write locks recovered",
     "SharedMemoryBytes": "Shared memory",
     "BytesPerEntry": "Bytes per entry",
+    "QueueWaiting": "Background queue: files waiting",
+    "QueueAdded": "Background queue: files added",
+    "QueueDone": "Background queue: files done",
+    "QueueStored": "Background queue: digests stored",
+    "QueueBytes": "Background queue: bytes hashed",
+    "QueueFull": "Background queue: files refused",
+    "WarmUpFiles": "Warm-up: files looked at",
+    "WarmUpHashed": "Warm-up: files hashed",
+    "WarmUpBytes": "Warm-up: bytes hashed",
+    "WorkerPid": "Background worker",
+    "TableFile": "Table file",
+    "TableState": "Table (",
+    "WarmUpState": "Warm-up",
 }
 
-ROW_RE = re.compile(r"<tr><th[^>]*>([^<]*)</th><td[^>]*>(\d+)</td></tr>")
+ROW_RE = re.compile(r"<tr><th[^>]*>([^<]*)</th><td[^>]*>([^<]*)</td></tr>")
 
 
 def html_rows(text):
-    return [(label, int(v)) for label, v in ROW_RE.findall(text)]
+    return [(label, int(v) if v.isdigit() else v)
+            for label, v in ROW_RE.findall(text)]
 
 
 def debug_lines(srv, since, path):
@@ -122,7 +137,7 @@ class TestStatusPages:
             (200, 200, 304)
         assert [httpd.note(r) for r in (r1, r2, r3)] == ["miss", "hit", "hit"]
         after = httpd.status()
-        d = {k: after[k] - before[k] for k in STATUS_KEYS}
+        d = {k: after[k] - before[k] for k in STATUS_COUNTERS}
         assert d["Misses"] == 1
         assert d["Hits"] == 2
         assert d["Inserts"] == 1

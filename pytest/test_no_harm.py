@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from clients import build_request
+from clients import build_request, next_req_id
 from headers import http_date
 from tags import core_meta_tag, sha1_tag, with_suffix
 from twin import own_validators, Twin
@@ -423,6 +423,7 @@ class TestClientGone:
     def conf(cls, srv):
         return """
 CondCacheMaxFileSize 8589934592
+CondCacheInlineHashMax 8589934592
 <Directory {root}/big>
     CondCache On
     CondCacheDigest xxh128
@@ -461,8 +462,9 @@ CondCacheMaxFileSize 8589934592
         # a second client asks for the same file and waits for the hash
         second = socket.create_connection((httpd.host, httpd.port),
                                           timeout=120)
+        second_id = next_req_id()
         second.sendall(build_request("HEAD", "/big/waited.bin",
-                                     host="127.0.0.1"))
+                                     host="127.0.0.1", req_id=second_id))
         deadline = time.time() + 30
         while httpd.status()["Waits"] == before["Waits"]:
             assert time.time() < deadline, "the second request never waited"
@@ -476,7 +478,7 @@ CondCacheMaxFileSize 8589934592
         second.close()
         st = httpd.status()
         assert b" 200 " in head.split(b"\r\n")[0], head
-        assert b"ETag:" in head, head
+        assert b"ETag:" in head, (head, httpd.note(second_id))
         assert st["BytesHashed"] - before["BytesHashed"] == self.SIZE
         assert st["Inserts"] == before["Inserts"] + 1
 

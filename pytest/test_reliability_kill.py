@@ -54,7 +54,8 @@ class TestKilledChildren:
 
     @classmethod
     def conf(cls, srv):
-        return ("CondCacheEntries 512\n"
+        # hashing in the request (what is killed here), not the worker's
+        return ("CondCacheEntries 512\nCondCacheInlineHashMax 1073741824\n"
                 "<Directory %s/d>\n  CondCache On\n</Directory>\n"
                 "<Directory %s/big>\n  CondCache On\n</Directory>"
                 % (srv.docroot, srv.docroot))

@@ -77,7 +77,9 @@ class TestSingleFlight:
         else:
             mpm = ("StartServers 4\nThreadsPerChild 8\nMinSpareThreads 32\n"
                    "MaxSpareThreads 64\n")
-        return mpm + ("<Directory %s/sf>\n  CondCache On\n</Directory>"
+        # requests hash, not the background worker: inline up to 1 GiB
+        return mpm + ("CondCacheInlineHashMax 1073741824\n"
+                      "<Directory %s/sf>\n  CondCache On\n</Directory>"
                       % srv.docroot)
 
     def test_burst_of_first_requests_hashes_once(self, httpd, request):

@@ -1,12 +1,15 @@
 """What the module serves and what it leaves alone; inheritance of settings
 through <Directory>, <VirtualHost> and .htaccess; CondCacheMaxFileSize."""
+import hashlib
 import os
+import time
 
 import pytest
 
 from clients import build_request
 from headers import cache_control_dict, http_date
-from tags import core_meta_tag, md5_tag, sha1_tag, sha256_tag
+from tags import (core_meta_tag, md5_tag, sha1_tag, sha256_tag,
+                  tag_from_digest)
 
 OLD = 1600000000
 DATA = b"scope test file\n" * 10
@@ -489,14 +492,29 @@ class TestMaxFileSize:
         assert r.headers["ETag"] == core_meta_tag(
             httpd.path("big/inode/over.txt"), inode=True)
 
-    def test_default_limit_1gib(self, httpd):
-        # 1 GiB + 1 byte (sparse): not hashed under the default limit
+    def test_no_default_limit(self, httpd):
+        """No CondCacheMaxFileSize: no limit.  A 1 GiB + 1 byte file is too
+        big to hash in the request (CondCacheInlineHashMax): served at once
+        without a tag, hashed in the background, tagged from then on."""
+        before = httpd.status()
         r = httpd.raw("HEAD", "/dflt/huge.bin")
         assert r.status == 200
         assert r.header("Content-Length") == str((1 << 30) + 1)
-        assert r.header("ETag") == core_meta_tag(httpd.path("dflt/huge.bin"))
-        assert httpd.note(r) == "too-large"
-        # and a file far below it is hashed
+        assert r.header("ETag") is None
+        assert httpd.note(r) == "pending"
+        deadline = time.time() + 60
+        while httpd.status()["QueueStored"] == before["QueueStored"]:
+            assert time.time() < deadline, "the worker never stored it"
+            time.sleep(0.1)
+        zeros = hashlib.sha1()
+        chunk = b"\0" * (1 << 20)
+        for _ in range(1024):
+            zeros.update(chunk)
+        zeros.update(b"\0")
+        r = httpd.raw("HEAD", "/dflt/huge.bin")
+        assert r.header("ETag") == tag_from_digest("sha1", zeros.digest())
+        assert httpd.note(r) == "hit"
+        # and a small file is hashed in the request, as ever
         assert httpd.get("/dflt/over.txt").headers["ETag"] == \
             sha1_tag(b"b" * 1001)
 

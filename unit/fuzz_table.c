@@ -26,6 +26,12 @@
  *     the end in_use == the number of keys stored since the last clear
  *     that still hit (one entry per key, no entry for any other key);
  *   - cc_table_reuse() finds the table again only with the same geometry;
+ *   - cc_table_contains() answers as a lookup would and counts nothing;
+ *   - cc_table_attach() of a copy of the table (as a table file is found
+ *     at start) keeps every entry, drops nothing and zeroes the counters
+ *     but in_use; with one byte of the copy changed (a damaged file) it
+ *     refuses the copy or keeps what it keeps with the right digests,
+ *     losing at most the entry of the changed slot;
  *   - the table, placed with cc_table_place() in a heap block of
  *     cc_table_segment_bytes() (aligned to less than CC_TABLE_ALIGN), fits.
  */
@@ -128,13 +134,17 @@ static int owner_of(const cc_digest_t *d)
 static unsigned char ref[NKEYS];   /* bit v: version v stored since the last clear */
 static char *segment;              /* malloc: aligned to 16, not CC_TABLE_ALIGN */
 static void *mem;                  /* where the table goes in it */
+static char *segment2;             /* for a copy of the table to attach */
+static void *mem2;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc; (void)argv;
     segment = malloc(cc_table_segment_bytes(MAX_ENTRIES));
     mem = segment ? cc_table_place(segment) : NULL;
-    return mem ? 0 : -1;
+    segment2 = malloc(cc_table_segment_bytes(MAX_ENTRIES));
+    mem2 = segment2 ? cc_table_place(segment2) : NULL;
+    return mem && mem2 ? 0 : -1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -166,7 +176,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(ref, 0, sizeof(ref));
 
     while (pos < size && ops++ < MAX_OPS) {
-        unsigned op = NEXT() % 16;
+        /* 0..15 as the seeds in unit/corpus/table were written */
+        unsigned op = NEXT() % 18;
         cc_digest_t d, got;
         cc_file_key_t k;
         cc_algo_e algo;
@@ -291,7 +302,118 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         }
-        default:                              /* op is below 16 */
+        case 16: {                            /* the worker's question */
+            cc_table_stats_t before;
+            int has;
+
+            if (NEXT() & 1) {
+                algo = algo_of[NEXT() & 3];
+                id = (id & 0xff) | (unsigned)((algo == CC_ALGO_SHA1 ? 0
+                        : algo == CC_ALGO_SHA256 ? 1
+                        : algo == CC_ALGO_MD5 ? 2 : 3) << 8);
+            }
+            cc_table_stats(t, &before);
+            has = cc_table_contains(t, &k, algo);
+            cc_table_stats(t, &st);
+            FUZZ_ASSERT(st.hits == before.hits && st.misses == before.misses
+                        && st.in_use == before.in_use,
+                        "contains counted: hits %llu -> %llu, misses %llu -> "
+                        "%llu", (unsigned long long)before.hits,
+                        (unsigned long long)st.hits,
+                        (unsigned long long)before.misses,
+                        (unsigned long long)st.misses);
+            memset(&got, 0, sizeof(got));
+            hit = cc_table_lookup(t, &k, algo, now, &got);
+            FUZZ_ASSERT(hit == has, "key %u: contains %d, lookup %d", id, has,
+                        hit);
+            if (hit) {
+                hits++;
+                v = version_of(id, &got);
+                FUZZ_ASSERT(v >= 0 && (ref[id] >> v & 1),
+                            "key %u: digest of key %d", id, owner_of(&got));
+            }
+            else {
+                misses++;
+            }
+            break;
+        }
+        case 17: {                            /* attach a copy */
+            cc_table_attach_t rep;
+            cc_table_t *t2;
+            unsigned damage = NEXT(), present = 0, key;
+            size_t at = 0;
+
+            cc_table_stats(t, &st);
+            memcpy(mem2, mem, bytes);
+            if (damage & 1) {
+                /* one byte changed anywhere: header, a slot, padding */
+                at = NEXT();
+                at = (at | (size_t)NEXT() << 8) % bytes;
+                ((unsigned char *)mem2)[at] ^= (unsigned char)(1 + NEXT() % 255);
+            }
+            memset(&rep, 0xff, sizeof(rep));
+            t2 = cc_table_attach(mem2, bytes, entries, &rep);
+            if (!t2) {
+                FUZZ_ASSERT(damage & 1, "an undamaged copy was refused");
+                FUZZ_ASSERT(rep.kept == 0 && rep.dropped == 0,
+                            "refused, yet kept %llu dropped %llu",
+                            (unsigned long long)rep.kept,
+                            (unsigned long long)rep.dropped);
+                break;
+            }
+            {
+                cc_table_stats_t s2;
+                cc_table_stats(t2, &s2);
+                FUZZ_ASSERT(s2.in_use == rep.kept && s2.hits == 0
+                            && s2.misses == 0 && s2.inserts == 0
+                            && s2.evictions == 0 && s2.lock_recoveries == 0,
+                            "attached copy: in_use %u kept %llu hits %llu",
+                            s2.in_use, (unsigned long long)rep.kept,
+                            (unsigned long long)s2.hits);
+            }
+            if (!(damage & 1)) {
+                FUZZ_ASSERT(rep.kept == st.in_use && rep.dropped == 0,
+                            "undamaged copy: kept %llu dropped %llu, in_use %u",
+                            (unsigned long long)rep.kept,
+                            (unsigned long long)rep.dropped, st.in_use);
+            }
+            else {
+                FUZZ_ASSERT(rep.kept <= st.in_use && rep.kept + 1 >= st.in_use
+                            && rep.dropped <= 1,
+                            "one byte changed at %zu: kept %llu dropped %llu, "
+                            "in_use %u", at, (unsigned long long)rep.kept,
+                            (unsigned long long)rep.dropped, st.in_use);
+            }
+            /* what the copy has is right; undamaged, it has everything */
+            for (key = 0; key < NKEYS; key++) {
+                cc_file_key_t kk;
+                cc_algo_e aa;
+                int in_orig, in_copy;
+
+                if (!ref[key]) {
+                    continue;
+                }
+                key_of(key, &kk, &aa);
+                in_orig = cc_table_contains(t, &kk, aa);
+                memset(&got, 0, sizeof(got));
+                in_copy = cc_table_lookup(t2, &kk, aa, now, &got);
+                if (in_copy) {
+                    v = version_of(key, &got);
+                    FUZZ_ASSERT(v >= 0 && (ref[key] >> v & 1),
+                                "attached copy: key %u has a digest of key "
+                                "%d (damage at %zu)", key, owner_of(&got),
+                                (damage & 1) ? at : (size_t)-1);
+                    present++;
+                }
+                FUZZ_ASSERT(in_copy == in_orig || ((damage & 1) && in_orig),
+                            "key %u: %d in the table, %d in the attached "
+                            "copy", key, in_orig, in_copy);
+            }
+            FUZZ_ASSERT(present == rep.kept, "%u keys found in the copy, "
+                        "kept %llu", present, (unsigned long long)rep.kept);
+            break;
+        }
+        default:                              /* op is below 18 */
             break;
         }
         cc_table_stats(t, &st);

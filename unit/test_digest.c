@@ -6,7 +6,10 @@
  * called directly, cc_digest_fd() against cc_digest_buffer() around the
  * CC_READ_BLOCK boundary, its errors, its exact-size reads (a file that
  * is shorter or longer than the size it is given is APR_INCOMPLETE),
- * cancellation through a cc_cancel_t, and cc_etag_format().
+ * cancellation through a cc_cancel_t, cc_digest_fd_multi() (the same
+ * digests as cc_digest_fd() for 1 to CC_DIGEST_MULTI_MAX algorithms in
+ * one read, bytes counted once, its argument errors, exact sizes and
+ * cancellation), and cc_etag_format().
  *
  * Linked with cc_digest.c, APR, libcrypto and libxxhash; not with
  * validators.c (that validators.c accepts and matches the tags made here
@@ -522,6 +525,251 @@ static void test_digest_fd_cancel(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Several digests in one read                                         */
+
+/* cc_digest_fd_multi() == cc_digest_fd() for each algorithm, in any
+ * order and any number from 1 to CC_DIGEST_MULTI_MAX, around the read
+ * block; the bytes are counted once. */
+static void test_digest_fd_multi_sizes(void)
+{
+    static const size_t sizes[] = {
+        0, 1, 4097, CC_READ_BLOCK - 1, CC_READ_BLOCK, CC_READ_BLOCK + 1,
+        2 * CC_READ_BLOCK + 7
+    };
+    static const cc_algo_e orders[][CC_DIGEST_MULTI_MAX] = {
+        { CC_ALGO_SHA1, CC_ALGO_SHA256, CC_ALGO_MD5, CC_ALGO_XXH128 },
+        { CC_ALGO_XXH128, CC_ALGO_MD5, CC_ALGO_SHA256, CC_ALGO_SHA1 },
+        { CC_ALGO_MD5, CC_ALGO_SHA1, CC_ALGO_XXH128, CC_ALGO_SHA256 },
+        { CC_ALGO_SHA256, CC_ALGO_SHA256, CC_ALGO_XXH128, CC_ALGO_XXH128 },
+    };
+    unsigned char *buf = malloc(2 * CC_READ_BLOCK + 7);
+    size_t i;
+
+    REQUIRE(buf);
+    REQUIRE(CC_DIGEST_MULTI_MAX == N_ALGOS);
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        cc_digest_t want[N_ALGOS + 1];
+        char name[64];
+        size_t o;
+        int fd, a, n;
+
+        fill_pattern(buf, sizes[i], 3000 + i);
+        snprintf(name, sizeof(name), "multi-%zu", sizes[i]);
+        REQUIRE(make_file(name, buf, sizes[i]) == 0);
+        fd = open_tmp(name, O_RDONLY);
+        REQUIRE(fd >= 0);
+        for (a = 0; a < N_ALGOS; a++) {
+            cc_algo_e algo = all_algos[a];
+            REQUIRE(cc_digest_fd(fd, (apr_int64_t)sizes[i], algo,
+                                 &want[algo], NULL, NULL) == APR_SUCCESS);
+        }
+        /* quick (valgrind): two orders */
+        for (o = 0; o < (opt_quick ? 2 : sizeof(orders) / sizeof(orders[0]));
+             o++) {
+            for (n = 1; n <= CC_DIGEST_MULTI_MAX; n++) {
+                cc_digest_t outs[CC_DIGEST_MULTI_MAX + 1];
+                apr_uint64_t bytes = 1000;
+                off_t at = (off_t)(sizes[i] / 2);
+                apr_status_t rv;
+                int j;
+
+                memset(outs, 0xee, sizeof(outs));
+                REQUIRE(lseek(fd, at, SEEK_SET) == at);
+                rv = cc_digest_fd_multi(fd, (apr_int64_t)sizes[i], orders[o],
+                                        n, outs, &bytes, NULL);
+                CHECK_INT(rv, APR_SUCCESS);
+                /* once, not n times */
+                CHECK_U64(bytes, 1000 + sizes[i]);
+                CHECK_INT(lseek(fd, 0, SEEK_CUR), at);
+                for (j = 0; j < n; j++) {
+                    CHECK_MSG(memcmp(&outs[j], &want[orders[o][j]],
+                                     sizeof(cc_digest_t)) == 0,
+                              "%zu bytes, order %zu, n %d: outs[%d] (%s) "
+                              "differs from cc_digest_fd's", sizes[i], o, n,
+                              j, cc_algo_name(orders[o][j]));
+                }
+                /* nothing written past outs[n - 1] */
+                for (j = n; j <= CC_DIGEST_MULTI_MAX; j++) {
+                    unsigned char *p = (unsigned char *)&outs[j];
+                    size_t b;
+                    for (b = 0; b < sizeof(cc_digest_t); b++) {
+                        if (p[b] != 0xee) {
+                            failf(__FILE__, __LINE__, "n %d: outs[%d] "
+                                  "written", n, j);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        {   /* bytes_read may be NULL */
+            cc_digest_t outs[N_ALGOS];
+            CHECK_INT(cc_digest_fd_multi(fd, (apr_int64_t)sizes[i], all_algos,
+                                         N_ALGOS, outs, NULL, NULL),
+                      APR_SUCCESS);
+            for (a = 0; a < N_ALGOS; a++) {
+                CHECK(digest_eq(&outs[a], &want[all_algos[a]]));
+            }
+        }
+        close(fd);
+    }
+    free(buf);
+}
+
+static void test_digest_fd_multi_errors(void)
+{
+    static const cc_algo_e good[] = {
+        CC_ALGO_SHA1, CC_ALGO_SHA256, CC_ALGO_MD5, CC_ALGO_XXH128,
+        CC_ALGO_SHA1
+    };
+    static const struct {
+        cc_algo_e algos[3];
+        int n;
+    } bad[] = {
+        { { CC_ALGO_NONE }, 1 },
+        { { (cc_algo_e)5 }, 1 },
+        { { CC_ALGO_SHA1, CC_ALGO_NONE }, 2 },
+        { { CC_ALGO_XXH128, CC_ALGO_SHA256, (cc_algo_e)0xffffffffu }, 3 },
+        { { (cc_algo_e)0x80000000u, CC_ALGO_MD5 }, 2 },
+        { { CC_ALGO_MD5, (cc_algo_e)9, CC_ALGO_SHA1 }, 3 },
+    };
+    cc_digest_t outs[CC_DIGEST_MULTI_MAX + 1];
+    apr_uint64_t bytes = 7;
+    size_t i;
+    int fd, dfd;
+
+    REQUIRE(make_file("multi-err", "hello", 5) == 0);
+    fd = open_tmp("multi-err", O_RDONLY);
+    REQUIRE(fd >= 0);
+    /* how many */
+    CHECK_INT(cc_digest_fd_multi(fd, 5, good, 0, outs, &bytes, NULL),
+              APR_EINVAL);
+    CHECK_INT(cc_digest_fd_multi(fd, 5, good, -1, outs, &bytes, NULL),
+              APR_EINVAL);
+    CHECK_INT(cc_digest_fd_multi(fd, 5, good, CC_DIGEST_MULTI_MAX + 1, outs,
+                                 &bytes, NULL), APR_EINVAL);
+    CHECK_INT(cc_digest_fd_multi(fd, 5, good, INT32_MIN, outs, &bytes, NULL),
+              APR_EINVAL);
+    CHECK_INT(cc_digest_fd_multi(fd, 5, NULL, 0, NULL, &bytes, NULL),
+              APR_EINVAL);
+    CHECK_U64(bytes, 7);
+    /* a bad algorithm anywhere (and no leak of the contexts made before
+     * it: ASan and valgrind watch) */
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_MSG(cc_digest_fd_multi(fd, 5, bad[i].algos, bad[i].n, outs,
+                                     &bytes, NULL) == APR_EINVAL,
+                  "bad algorithm case %zu accepted", i);
+    }
+    CHECK_U64(bytes, 7);
+    /* a negative size */
+    CHECK_INT(cc_digest_fd_multi(fd, -1, good, 2, outs, &bytes, NULL),
+              APR_EINVAL);
+    /* the read errors of cc_digest_fd() */
+    CHECK_INT(cc_digest_fd_multi(-1, 5, good, 2, outs, &bytes, NULL), EBADF);
+    dfd = open(tmpdir, O_RDONLY | O_DIRECTORY);
+    REQUIRE(dfd >= 0);
+    CHECK_INT(cc_digest_fd_multi(dfd, 4096, good, 3, outs, &bytes, NULL),
+              EISDIR);
+    CHECK_U64(bytes, 7);
+    close(dfd);
+    /* the most there may be */
+    CHECK_INT(cc_digest_fd_multi(fd, 5, good, CC_DIGEST_MULTI_MAX, outs,
+                                 &bytes, NULL), APR_SUCCESS);
+    CHECK_U64(bytes, 12);
+    close(fd);
+}
+
+/* Exactly `size` bytes, as cc_digest_fd(): shorter or longer files are
+ * APR_INCOMPLETE, their bytes counted once. */
+static void test_digest_fd_multi_exact_size(void)
+{
+    static const size_t lens[] = { 1000, CC_READ_BLOCK, CC_READ_BLOCK + 7 };
+    unsigned char *buf = malloc(CC_READ_BLOCK + 7);
+    cc_digest_t outs[N_ALGOS];
+    apr_uint64_t bytes;
+    size_t i;
+
+    REQUIRE(buf);
+    for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        apr_int64_t len = (apr_int64_t)lens[i];
+        char name[64];
+        int fd;
+
+        fill_pattern(buf, lens[i], 4000 + i);
+        snprintf(name, sizeof(name), "multi-exact-%zu", lens[i]);
+        REQUIRE(make_file(name, buf, lens[i]) == 0);
+        fd = open_tmp(name, O_RDONLY);
+        REQUIRE(fd >= 0);
+        bytes = 0;
+        CHECK_INT(cc_digest_fd_multi(fd, len - 1, all_algos, N_ALGOS, outs,
+                                     &bytes, NULL), APR_INCOMPLETE);
+        CHECK_U64(bytes, len - 1);
+        bytes = 0;
+        CHECK_INT(cc_digest_fd_multi(fd, len + 1, all_algos, N_ALGOS, outs,
+                                     &bytes, NULL), APR_INCOMPLETE);
+        CHECK_U64(bytes, len);
+        bytes = 0;
+        CHECK_INT(cc_digest_fd_multi(fd, 0, all_algos, 2, outs, &bytes, NULL),
+                  APR_INCOMPLETE);
+        CHECK_U64(bytes, 0);
+        bytes = 0;
+        CHECK_INT(cc_digest_fd_multi(fd, len + 3 * CC_READ_BLOCK, all_algos,
+                                     3, outs, &bytes, NULL), APR_INCOMPLETE);
+        CHECK_U64(bytes, len);
+        close(fd);
+    }
+    free(buf);
+}
+
+/* Cancellation as for cc_digest_fd(): asked every CC_CANCEL_CHECK_BYTES
+ * of the one read, never after the last block. */
+static void test_digest_fd_multi_cancel(void)
+{
+    struct keep_going_probe probe;
+    cc_cancel_t cancel = { probe_keep_going, &probe };
+    /* quick (valgrind): the two cheapest digests; else all */
+    static const cc_algo_e quick_algos[] = { CC_ALGO_XXH128, CC_ALGO_MD5 };
+    const cc_algo_e *algos = opt_quick ? quick_algos : all_algos;
+    int n = opt_quick ? 2 : N_ALGOS, a, checks;
+    cc_digest_t want[N_ALGOS], outs[N_ALGOS];
+    apr_uint64_t bytes;
+    struct stat st;
+    apr_int64_t size;
+    int fd = open_tmp(CANCEL_BIG, O_RDONLY);
+
+    REQUIRE(fd >= 0 && fstat(fd, &st) == 0);
+    size = (apr_int64_t)st.st_size;
+    REQUIRE(size > CC_CANCEL_CHECK_BYTES);
+    checks = (int)((size - 1) / CC_CANCEL_CHECK_BYTES);
+
+    /* gone at the first check: stopped after 16 MiB */
+    memset(&probe, 0, sizeof(probe));
+    probe.stop_at = 1;
+    bytes = 0;
+    CHECK_INT(cc_digest_fd_multi(fd, size, algos, n, outs, &bytes,
+                                 &cancel), ECANCELED);
+    CHECK_INT(probe.calls, 1);
+    CHECK_MSG(bytes >= CC_CANCEL_CHECK_BYTES
+              && bytes <= CC_CANCEL_CHECK_BYTES + CC_READ_BLOCK,
+              "cancelled after %llu bytes, want 16 MiB to 16 MiB + one block",
+              (unsigned long long)bytes);
+    /* there all along: every check asked once, whatever n is */
+    memset(&probe, 0, sizeof(probe));
+    bytes = 0;
+    CHECK_INT(cc_digest_fd_multi(fd, size, algos, n, outs, &bytes,
+                                 &cancel), APR_SUCCESS);
+    CHECK_INT(probe.calls, checks);
+    CHECK_U64(bytes, size);
+    for (a = 0; a < n; a++) {
+        CHECK_INT(cc_digest_fd(fd, size, algos[a], &want[a], NULL, NULL),
+                  APR_SUCCESS);
+        CHECK_MSG(digest_eq(&outs[a], &want[a]), "%s of the big file differs",
+                  cc_algo_name(algos[a]));
+    }
+    close(fd);
+}
+
+/* ------------------------------------------------------------------ */
 /* Entity-tag formatting                                               */
 
 /* Is s[0..len) one strong entity-tag (RFC 9110 8.8.3: DQUOTE *etagc
@@ -648,6 +896,10 @@ static const struct unit_test tests[] = {
     T(digest_fd_exact_size),
     T(digest_fd_proc_status),
     T(digest_fd_cancel),
+    T(digest_fd_multi_sizes),
+    T(digest_fd_multi_errors),
+    T(digest_fd_multi_exact_size),
+    T(digest_fd_multi_cancel),
     T(etag_format),
 };
 

@@ -18,17 +18,22 @@
 #   test_validators   validators.c              APR
 #   test_digest       cc_digest.c               APR, libcrypto, libxxhash
 #   test_table        cc_table.c cc_digest.c    APR, libcrypto, libxxhash
+#   test_queue        cc_queue.c                APR
+#   test_table_file   cc_table_file.c cc_table.c cc_digest.c
+#                                               APR, libcrypto, libxxhash
 #   fuzz_etag         validators.c              APR
 #   fuzz_table        cc_table.c cc_digest.c    APR, libcrypto, libxxhash
 #
 # The lists come from core.mk (CORE_VALIDATORS, CORE_DIGEST, CORE_TABLE,
-# CORE_HEADERS, CORE_DIGEST_LIBS, CORE_APR_*): read by the including
-# makefile, or here when this file is used on its own.  The framework the
-# tests share is unit/unit_test.h and unit/unit_test.c.
+# CORE_QUEUE, CORE_TABLE_FILE, CORE_HEADERS, CORE_DIGEST_LIBS, CORE_APR_*):
+# read by the including makefile, or here when this file is used on its
+# own.  The framework the tests share is unit/unit_test.h and
+# unit/unit_test.c.
 #
 # Knobs:
 #   UNIT_TESTS     which programs `unit`, `unit-asan` and `unit-valgrind`
-#                  run (default: validators digest table)
+#                  run (default: validators digest table queue
+#                  table_file)
 #   UNIT_ARGS      extra arguments for every test program, e.g.
 #                  UNIT_ARGS='-k table'   or   UNIT_ARGS=--xfail-bugs
 #                  (tests named bug_* are known bugs of the unit under
@@ -57,7 +62,7 @@ UNIT_CC    ?= gcc
 UNIT_CLANG ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null) clang)
 UNIT_VALGRIND ?= valgrind
 
-UNIT_TESTS ?= validators digest table
+UNIT_TESTS ?= validators digest table queue table_file
 
 UNIT_CPPFLAGS := -I$(UNIT_ROOT) $(CORE_APR_CFLAGS)
 UNIT_CFLAGS   := -std=gnu11 -Wall -Wextra -Werror -O1 -g
@@ -86,10 +91,15 @@ UNIT_FUZZ_ARTIFACTS := $(UNIT_BUILD)/fuzz-artifacts
 UNIT_CORE_test_validators := $(CORE_VALIDATORS)
 UNIT_CORE_test_digest     := $(CORE_DIGEST)
 UNIT_CORE_test_table      := $(CORE_TABLE)
+UNIT_CORE_test_queue      := $(CORE_QUEUE)
+UNIT_CORE_test_table_file := $(CORE_TABLE_FILE) $(CORE_TABLE)
 UNIT_CORE_fuzz_etag       := $(CORE_VALIDATORS)
 UNIT_CORE_fuzz_table      := $(CORE_TABLE)
 
 UNIT_EXTRA_LIBS_test_table := -pthread
+# test_table_file changes a file between cc_table_file.c's lstat() and its
+# open(): every open() of the program goes through its __wrap_open()
+UNIT_EXTRA_LIBS_test_table_file := -Wl,--wrap=open
 
 UNIT_HEADERS := $(addprefix $(UNIT_ROOT)/,$(CORE_HEADERS))
 UNIT_FRAMEWORK_DEPS := $(UNIT_DIR)/unit_test.h
@@ -209,7 +219,7 @@ $(UNIT_BUILD)/fuzz/fuzz_$(1): $(UNIT_DIR)/fuzz_$(1).c $(UNIT_HEADERS) \
 	    $(call unit_core_objs,fuzz,fuzz_$(1)) $(call unit_libs,fuzz_$(1)) -o $$@
 endef
 
-$(foreach p,validators digest table,$(eval $(call unit_test_rules,$(p))))
+$(foreach p,validators digest table queue table_file,$(eval $(call unit_test_rules,$(p))))
 $(foreach f,etag table,$(eval $(call unit_fuzz_rules,$(f))))
 
 # Standalone (make -f unit/unit.mk): `unit` is the default goal; included,

@@ -4,6 +4,9 @@
  *   test_validators   validators.c              (APR only)
  *   test_digest       cc_digest.c               (+ libcrypto, libxxhash)
  *   test_table        cc_table.c + cc_digest.c  (+ libcrypto, libxxhash)
+ *   test_queue        cc_queue.c                (APR only)
+ *   test_table_file   cc_table_file.c + cc_table.c + cc_digest.c
+ *                                               (+ libcrypto, libxxhash)
  *
  * Self-contained: a few assertion macros of our own, no framework.  Each
  * program lists its tests in a table of T(name) entries (test_name() is
@@ -30,8 +33,9 @@
  *
  * The functions are in unit_test.c, which is linked into every program and
  * uses no core unit.  At the end of this header, helpers for the programs
- * that link cc_digest.c (test_digest, test_table): they are compiled only
- * when cc_digest.h (or cc_table.h) was included before this header.
+ * that link cc_digest.c (test_digest, test_table, test_table_file): they
+ * are compiled only when cc_digest.h (or a header that includes it) was
+ * included before this header.
  */
 #ifndef CONDCACHE_UNIT_TEST_H
 #define CONDCACHE_UNIT_TEST_H
