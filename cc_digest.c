@@ -7,6 +7,7 @@
 #include <apr_base64.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,12 +22,15 @@
 static const struct {
     const char *name;
     apr_size_t  size;
+    int         etag;        /* may make an ETag */
+    const char *field;       /* its name in integrity fields (RFC 9530) */
 } algos[] = {
-    [CC_ALGO_NONE]   = { NULL,     0 },
-    [CC_ALGO_SHA1]   = { "sha1",   20 },
-    [CC_ALGO_SHA256] = { "sha256", 32 },
-    [CC_ALGO_MD5]    = { "md5",    16 },
-    [CC_ALGO_XXH128] = { "xxh128", 16 },
+    [CC_ALGO_NONE]   = { NULL,     0,  0, NULL },
+    [CC_ALGO_SHA1]   = { "sha1",   20, 1, NULL },
+    [CC_ALGO_SHA256] = { "sha256", 32, 1, "sha-256" },
+    [CC_ALGO_MD5]    = { "md5",    16, 1, NULL },
+    [CC_ALGO_XXH128] = { "xxh128", 16, 1, NULL },
+    [CC_ALGO_SHA512] = { "sha512", 64, 0, "sha-512" },
 };
 
 #define CC_ALGO_COUNT ((int)(sizeof(algos) / sizeof(algos[0])))
@@ -53,6 +57,27 @@ const char *cc_algo_name(cc_algo_e algo)
     return algo_valid(algo) ? algos[algo].name : NULL;
 }
 
+int cc_algo_for_etag(cc_algo_e algo)
+{
+    return algo_valid(algo) && algos[algo].etag;
+}
+
+cc_algo_e cc_algo_from_field_name(const char *name)
+{
+    int i;
+    for (i = 1; name && i < CC_ALGO_COUNT; i++) {
+        if (algos[i].field && strcasecmp(name, algos[i].field) == 0) {
+            return (cc_algo_e)i;
+        }
+    }
+    return CC_ALGO_NONE;
+}
+
+const char *cc_algo_field_name(cc_algo_e algo)
+{
+    return algo_valid(algo) ? algos[algo].field : NULL;
+}
+
 apr_size_t cc_algo_size(cc_algo_e algo)
 {
     return algo_valid(algo) ? algos[algo].size : 0;
@@ -76,6 +101,7 @@ static int hasher_init(hasher_t *h, cc_algo_e algo)
     switch (algo) {
     case CC_ALGO_SHA1:   md = EVP_sha1();   break;
     case CC_ALGO_SHA256: md = EVP_sha256(); break;
+    case CC_ALGO_SHA512: md = EVP_sha512(); break;
     case CC_ALGO_MD5:    md = EVP_md5();    break;
     case CC_ALGO_XXH128:
         h->xxh = XXH3_createState();
@@ -119,6 +145,41 @@ static void hasher_free(hasher_t *h)
     }
     if (h->xxh) {
         XXH3_freeState(h->xxh);
+    }
+}
+
+struct cc_hasher_t {
+    hasher_t h;
+};
+
+cc_hasher_t *cc_hasher_create(cc_algo_e algo)
+{
+    cc_hasher_t *s = malloc(sizeof(*s));
+
+    if (s && !hasher_init(&s->h, algo)) {
+        hasher_free(&s->h);
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+void cc_hasher_update(cc_hasher_t *s, const void *data, apr_size_t len)
+{
+    hasher_update(&s->h, data, len);
+}
+
+void cc_hasher_finish(cc_hasher_t *s, cc_digest_t *out)
+{
+    hasher_final(&s->h, out);
+    cc_hasher_destroy(s);
+}
+
+void cc_hasher_destroy(cc_hasher_t *s)
+{
+    if (s) {
+        hasher_free(&s->h);
+        free(s);
     }
 }
 
@@ -249,13 +310,14 @@ apr_size_t cc_etag_format(const cc_digest_t *d, char *buf)
     apr_size_t len = 0, n = cc_algo_size(d->algo);
 
     buf[len++] = '"';
-    if (d->algo == CC_ALGO_SHA256) {
-        memcpy(buf + len, "sha256-", 7);
-        len += 7;
+    if (d->algo == CC_ALGO_SHA256 || d->algo == CC_ALGO_SHA512) {
+        /* the Subresource Integrity form: "sha256-" or "sha512-" */
+        len += (apr_size_t)sprintf(buf + len, "%s-", algos[d->algo].name);
     }
     switch (d->algo) {
     case CC_ALGO_SHA1:
     case CC_ALGO_SHA256:
+    case CC_ALGO_SHA512:
         /* apr_base64_encode_binary() counts the NUL it writes */
         len += (apr_size_t)apr_base64_encode_binary(buf + len, d->bytes,
                                                     (int)n) - 1;

@@ -29,11 +29,12 @@ typedef enum {
     CC_ALGO_SHA1   = 1,   /* "base64"        as core's FileETag Digest */
     CC_ALGO_SHA256 = 2,   /* "sha256-base64" as a Subresource Integrity value */
     CC_ALGO_MD5    = 3,   /* "hex"           as md5sum and S3 print it */
-    CC_ALGO_XXH128 = 4    /* "hex"           as xxh128sum prints it */
+    CC_ALGO_XXH128 = 4,   /* "hex"           as xxh128sum prints it */
+    CC_ALGO_SHA512 = 5    /* "sha512-base64", for integrity fields */
 } cc_algo_e;
 
-#define CC_DIGEST_MAX  32   /* bytes of the longest digest (SHA-256) */
-#define CC_ETAG_MAX    64   /* bytes of the longest ETag, quotes and NUL included */
+#define CC_DIGEST_MAX  64   /* bytes of the longest digest (SHA-512) */
+#define CC_ETAG_MAX    112  /* bytes of the longest ETag, quotes and NUL included */
 
 typedef struct {
     cc_algo_e     algo;
@@ -44,6 +45,15 @@ typedef struct {
 cc_algo_e cc_algo_from_name(const char *name);
 /* The lower-case name of `algo`, or NULL. */
 const char *cc_algo_name(cc_algo_e algo);
+/* May `algo` make an ETag (CondCacheDigest)?  SHA-512 is for integrity
+ * fields only: its tag would be longer than caches keep (nginx: 128
+ * bytes) for no gain in a validator. */
+int cc_algo_for_etag(cc_algo_e algo);
+/* The algorithm of an integrity field (RFC 9530's registry: "sha-256",
+ * "sha-512", case-insensitive), or CC_ALGO_NONE. */
+cc_algo_e cc_algo_from_field_name(const char *name);
+/* Its name in those fields, or NULL. */
+const char *cc_algo_field_name(cc_algo_e algo);
 /* The digest length of `algo` in bytes, 0 for CC_ALGO_NONE. */
 apr_size_t cc_algo_size(cc_algo_e algo);
 
@@ -81,6 +91,16 @@ apr_status_t cc_digest_fd_multi(int fd, apr_int64_t size,
                                 const cc_algo_e *algos, int n,
                                 cc_digest_t *outs, apr_uint64_t *bytes_read,
                                 const cc_cancel_t *cancel);
+
+/* A digest fed piece by piece, for bytes that are not a file's (what a
+ * compressed file decodes to).  NULL when `algo` is not valid or memory
+ * is short.  finish() writes the digest and frees the hasher; destroy()
+ * frees one that is not finished. */
+typedef struct cc_hasher_t cc_hasher_t;
+cc_hasher_t *cc_hasher_create(cc_algo_e algo);
+void cc_hasher_update(cc_hasher_t *h, const void *data, apr_size_t len);
+void cc_hasher_finish(cc_hasher_t *h, cc_digest_t *out);
+void cc_hasher_destroy(cc_hasher_t *h);
 
 /* Same, for a buffer in memory. */
 void cc_digest_buffer(const void *data, apr_size_t len, cc_algo_e algo,

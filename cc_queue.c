@@ -10,12 +10,19 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 
 #define CC_QUEUE_MAGIC    UINT64_C(0x6d6f645f63635155)   /* "mod_ccQU" */
-#define CC_QUEUE_VERSION  2     /* 2: state and owner in one word */
+#define CC_QUEUE_VERSION  4     /* 2: state and owner in one word;
+                                   3: a set of digests per item;
+                                   4: adder locks */
 
 enum { Q_FREE = 0, Q_FILLING = 1, Q_READY = 2, Q_TAKEN = 3 };
+
+/* Adder locks by a hash of (key, algos): enough that two files added at
+ * the same instant rarely share one. */
+#define CC_QUEUE_ADDER_LOCKS  1024
 
 /* A slot's state and the pid of the process that filled or took it, in
  * one word: a claim names its owner in the same compare-exchange, so no
@@ -29,7 +36,7 @@ typedef struct {
     _Atomic uint64_t generation;   /* +1 on every claim (dedup readers) */
     _Atomic uint64_t ticket;       /* order of publication */
     _Atomic uint64_t dev, ino, size, mtime, ctime;
-    _Atomic uint32_t algo;
+    _Atomic uint32_t algos;        /* bits by cc_algo_e */
     _Atomic int64_t  max_size;
     char path[CC_QUEUE_PATH_MAX];  /* written while FILLING, read TAKEN */
 } q_slot_t;
@@ -45,6 +52,8 @@ struct cc_queue_t {
     uint64_t bytes;
     alignas(CC_TABLE_ALIGN) _Atomic uint64_t counters[QC_COUNT];
     q_slot_t slot[CC_QUEUE_SLOTS];
+    alignas(CC_TABLE_ALIGN) _Atomic uint64_t adder[CC_QUEUE_ADDER_LOCKS];
+    uint64_t adder_seen[CC_QUEUE_ADDER_LOCKS];   /* the worker's alone */
 };
 
 apr_size_t cc_queue_bytes(void)
@@ -91,10 +100,9 @@ static void count(cc_queue_t *q, int which, uint64_t n)
     atomic_fetch_add_explicit(&q->counters[which], n, memory_order_relaxed);
 }
 
-/* Does the slot hold (key, algo), READY or TAKEN?  *ticket gets its
- * ticket when it does. */
-static int slot_has(q_slot_t *s, const cc_file_key_t *key, cc_algo_e algo,
-                    uint64_t *ticket)
+/* Does the slot hold (key, algos), READY or TAKEN?  Read as a seqlock
+ * reader does: a copy that changed meanwhile is no match. */
+static int slot_has(q_slot_t *s, const cc_file_key_t *key, uint32_t algos)
 {
     uint64_t g1 = atomic_load_explicit(&s->generation, memory_order_acquire);
     uint32_t state = SW_STATE(atomic_load_explicit(&s->sw,
@@ -112,30 +120,103 @@ static int slot_has(q_slot_t *s, const cc_file_key_t *key, cc_algo_e algo,
            == (uint64_t)key->mtime
         && atomic_load_explicit(&s->ctime, memory_order_relaxed)
            == (uint64_t)key->ctime
-        && atomic_load_explicit(&s->algo, memory_order_relaxed)
-           == (uint32_t)algo;
-    *ticket = atomic_load_explicit(&s->ticket, memory_order_relaxed);
+        && atomic_load_explicit(&s->algos, memory_order_relaxed) == algos;
     atomic_thread_fence(memory_order_acquire);
     return same
         && atomic_load_explicit(&s->generation, memory_order_relaxed) == g1;
 }
 
+/* The adder lock word: who holds it and which file it adds. */
+#define AW(pid, hash)  (((uint64_t)(uint32_t)(pid) << 32) | (uint32_t)(hash))
+#define AW_PID(w)      ((uint32_t)((w) >> 32))
+#define AW_HASH(w)     ((uint32_t)((w) & 0xffffffffu))
+#define ADD_TRIES      64      /* yields while another file holds the lock */
+
+static uint32_t key_hash(const cc_file_key_t *key, uint32_t algos)
+{
+    uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ algos;
+    uint64_t v[5];
+    unsigned i;
+
+    v[0] = key->dev;
+    v[1] = key->ino;
+    v[2] = (uint64_t)key->size;
+    v[3] = (uint64_t)key->mtime;
+    v[4] = (uint64_t)key->ctime;
+    for (i = 0; i < 5; i++) {           /* splitmix64 steps */
+        h ^= v[i];
+        h = (h ^ (h >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        h = (h ^ (h >> 27)) * UINT64_C(0x94d049bb133111eb);
+        h ^= h >> 31;
+    }
+    return (uint32_t)h | 1;             /* never 0: 0 is a free lock */
+}
+
+static int process_is_dead(uint32_t pid)
+{
+    return pid > 0 && (pid_t)pid != getpid() && kill((pid_t)pid, 0) != 0
+        && errno == ESRCH;
+}
+
+/* Takes the adder lock of the file's bucket.  1: ours; 0: the same file is
+ * being added right now (nothing to do); -1: another file of the bucket
+ * holds it for longer than a few yields. */
+static int adder_lock(cc_queue_t *q, _Atomic uint64_t *lock, uint32_t hash)
+{
+    uint64_t mine = AW(getpid(), hash);
+    int tries;
+
+    for (tries = 0; tries < ADD_TRIES; tries++) {
+        uint64_t held = 0;
+
+        if (atomic_compare_exchange_strong_explicit(lock, &held, mine,
+                memory_order_acquire, memory_order_acquire)) {
+            return 1;
+        }
+        if (process_is_dead(AW_PID(held))) {
+            /* its holder died adding: its slot, if any, is FILLING and
+             * the worker's recover frees it */
+            if (atomic_compare_exchange_strong_explicit(lock, &held, mine,
+                    memory_order_acquire, memory_order_relaxed)) {
+                return 1;
+            }
+            continue;
+        }
+        if (AW_HASH(held) == hash) {
+            return 0;
+        }
+        sched_yield();
+    }
+    count(q, QC_FULL, 1);
+    return -1;
+}
+
 cc_queue_add_e cc_queue_add(cc_queue_t *q, const char *path,
-                            const cc_file_key_t *key, cc_algo_e algo,
+                            const cc_file_key_t *key, unsigned algos,
                             apr_int64_t max_size)
 {
     apr_size_t len = strlen(path);
-    uint32_t me = (uint32_t)getpid();
-    unsigned i, j;
+    uint32_t me = (uint32_t)getpid(), hash = key_hash(key, algos);
+    _Atomic uint64_t *lock = &q->adder[hash % CC_QUEUE_ADDER_LOCKS];
+    cc_queue_add_e result = CC_QUEUE_FULL;
+    uint64_t ticket;
+    unsigned i;
+    int locked;
 
     if (len >= CC_QUEUE_PATH_MAX) {
         return CC_QUEUE_TOO_LONG;
     }
-    uint64_t ticket, other;
-
+    locked = adder_lock(q, lock, hash);
+    if (locked <= 0) {
+        return locked == 0 ? CC_QUEUE_ALREADY : CC_QUEUE_BUSY;
+    }
+    /* Under the lock, every earlier add of this file is READY or TAKEN
+     * (or done: then its digest is in the table, and a request that finds
+     * it does not come here): looking and claiming are one step. */
     for (i = 0; i < CC_QUEUE_SLOTS; i++) {
-        if (slot_has(&q->slot[i], key, algo, &other)) {
-            return CC_QUEUE_ALREADY;
+        if (slot_has(&q->slot[i], key, algos)) {
+            result = CC_QUEUE_ALREADY;
+            goto unlock;
         }
     }
     for (i = 0; i < CC_QUEUE_SLOTS; i++) {
@@ -159,33 +240,21 @@ cc_queue_add_e cc_queue_add(cc_queue_t *q, const char *path,
                               memory_order_relaxed);
         atomic_store_explicit(&s->ctime, (uint64_t)key->ctime,
                               memory_order_relaxed);
-        atomic_store_explicit(&s->algo, (uint32_t)algo, memory_order_relaxed);
+        atomic_store_explicit(&s->algos, algos, memory_order_relaxed);
         atomic_store_explicit(&s->max_size, max_size, memory_order_relaxed);
         memcpy(s->path, path, len + 1);
         ticket = atomic_fetch_add_explicit(&q->counters[QC_TICKETS], 1,
                                            memory_order_relaxed) + 1;
         atomic_store_explicit(&s->ticket, ticket, memory_order_relaxed);
         atomic_store_explicit(&s->sw, SW(Q_READY, me), memory_order_release);
-        /* Another producer may have added the same file meanwhile (the
-         * look above and the claim are two steps): the later ticket gives
-         * way, if the worker has not taken it yet. */
-        for (j = 0; j < CC_QUEUE_SLOTS; j++) {
-            if (j != i && slot_has(&q->slot[j], key, algo, &other)
-                && other < ticket) {
-                uint64_t mine = SW(Q_READY, me);
-                if (atomic_compare_exchange_strong_explicit(&s->sw, &mine,
-                        SW(Q_FREE, 0), memory_order_release,
-                        memory_order_relaxed)) {
-                    return CC_QUEUE_ALREADY;
-                }
-                break;
-            }
-        }
         count(q, QC_ADDED, 1);
-        return CC_QUEUE_ADDED;
+        result = CC_QUEUE_ADDED;
+        goto unlock;
     }
     count(q, QC_FULL, 1);
-    return CC_QUEUE_FULL;
+unlock:
+    atomic_store_explicit(lock, 0, memory_order_release);
+    return result;
 }
 
 int cc_queue_take(cc_queue_t *q, cc_queue_item_t *item)
@@ -233,8 +302,7 @@ int cc_queue_take(cc_queue_t *q, cc_queue_item_t *item)
                 &s->mtime, memory_order_relaxed);
         item->key.ctime = (apr_time_t)atomic_load_explicit(
                 &s->ctime, memory_order_relaxed);
-        item->algo = (cc_algo_e)atomic_load_explicit(&s->algo,
-                                                     memory_order_relaxed);
+        item->algos = atomic_load_explicit(&s->algos, memory_order_relaxed);
         item->max_size = atomic_load_explicit(&s->max_size,
                                               memory_order_relaxed);
         memcpy(item->path, s->path, CC_QUEUE_PATH_MAX);
@@ -256,15 +324,24 @@ void cc_queue_done(cc_queue_t *q, const cc_queue_item_t *item,
     atomic_store_explicit(&s->sw, SW(Q_FREE, 0), memory_order_release);
 }
 
-static int process_is_dead(uint32_t pid)
-{
-    return pid > 0 && (pid_t)pid != getpid() && kill((pid_t)pid, 0) != 0
-        && errno == ESRCH;
-}
-
 void cc_queue_recover(cc_queue_t *q)
 {
     unsigned i;
+
+    /* An adder lock held since the last call (seconds: an add takes
+     * microseconds) was left by a holder that died, its pid since given
+     * to a live process.  Freeing one still held risks a duplicate item
+     * at worst. */
+    for (i = 0; i < CC_QUEUE_ADDER_LOCKS; i++) {
+        uint64_t held = atomic_load_explicit(&q->adder[i],
+                                             memory_order_relaxed);
+        if (held != 0 && held == q->adder_seen[i]) {
+            atomic_compare_exchange_strong_explicit(&q->adder[i], &held, 0,
+                    memory_order_release, memory_order_relaxed);
+            held = 0;
+        }
+        q->adder_seen[i] = held;
+    }
 
     for (i = 0; i < CC_QUEUE_SLOTS; i++) {
         q_slot_t *s = &q->slot[i];

@@ -21,14 +21,23 @@
  *     compare-exchange to TAKEN (naming itself in the same word), copies
  *     the item out, and frees the slot with a release store of FREE when
  *     it is done.
- *   - Duplicates are not added: a producer first looks for a READY or
- *     TAKEN slot with the same key and algorithm.  It reads those fields
- *     as a seqlock reader does (generation before and after, every field
- *     an atomic): a copy that changed meanwhile is simply not a duplicate.
- *     Two producers of the same file can both look before either claims:
- *     after publishing, each looks again, and the one whose ticket is the
- *     later takes its slot back (READY -> FREE) unless the worker has
- *     taken it already.  Either way no item is lost.
+ *   - Duplicates are not added: a producer first takes the adder lock
+ *     of its file (one of CC_QUEUE_ADDER_LOCKS words, chosen by a hash of
+ *     key and algorithms; a compare-exchange from 0 to its pid and the
+ *     hash), then looks for a READY or TAKEN slot with the same key and
+ *     algorithms, claims and publishes, and releases the lock.  The lock
+ *     makes looking and claiming one step, and its release/acquire pair
+ *     shows the next holder every item published before.  It never waits
+ *     for the same file: a lock held with that file's hash means the file
+ *     is being added now (ALREADY).  Another file of the same bucket is
+ *     waited for with a few yields, then the add is refused (BUSY).  The
+ *     look reads a slot's fields as a seqlock reader does (generation
+ *     before and after, every field an atomic): a copy that changed
+ *     meanwhile is not a duplicate.
+ *   - A producer that dies holding an adder lock: the next adder of that
+ *     bucket takes the lock over when the pid is dead, and the worker
+ *     frees a lock it finds held by the same word on two visits seconds
+ *     apart (a reused pid).
  *   - A producer that dies while FILLING leaves the slot claimed; the
  *     worker frees FILLING slots whose owner is dead.  A worker that dies
  *     leaves TAKEN slots; the next worker (after a restart) puts them back
@@ -67,19 +76,23 @@ typedef enum {
     CC_QUEUE_ADDED = 0,
     CC_QUEUE_ALREADY,          /* the same file and digest are waiting */
     CC_QUEUE_FULL,
+    CC_QUEUE_BUSY,             /* another file's add held its adder lock
+                                  too long (counted as full) */
     CC_QUEUE_TOO_LONG          /* the path does not fit */
 } cc_queue_add_e;
 
 /* Asks for the file at `path`, whose fstat gave `key`, to be hashed with
- * `algo` unless it is bigger than `max_size`.  Never blocks. */
+ * the algorithms of `algos` (bits: 1 << cc_algo_e; the lowest is the main
+ * one, the others are computed in the same read) unless it is bigger than
+ * `max_size`.  Never blocks. */
 cc_queue_add_e cc_queue_add(cc_queue_t *q, const char *path,
-                            const cc_file_key_t *key, cc_algo_e algo,
+                            const cc_file_key_t *key, unsigned algos,
                             apr_int64_t max_size);
 
 typedef struct {
     unsigned      slot;
     cc_file_key_t key;
-    cc_algo_e     algo;
+    unsigned      algos;      /* bits: 1 << cc_algo_e */
     apr_int64_t   max_size;
     char          path[CC_QUEUE_PATH_MAX];
 } cc_queue_item_t;
@@ -108,7 +121,8 @@ typedef struct {
     apr_uint64_t added;
     apr_uint64_t done;
     apr_uint64_t stored;       /* done with a digest stored */
-    apr_uint64_t full;         /* adds refused: the queue was full */
+    apr_uint64_t full;         /* adds refused: the queue was full (or
+                                  busy) */
     apr_uint64_t bytes;        /* bytes the worker hashed for the queue */
     cc_warm_state_e warm_state;
     apr_uint64_t warm_seen;    /* files the warm-up looked at */

@@ -15,15 +15,15 @@
  *   | writer lock: 0, or (pid << 32 | monotonic second it was taken)|  64 B
  *   | counters: hits, misses, inserts, ... one per cache line       |  64 B each
  *   +--------------------------------------------------------------+
- *   | slot 0 | slot 1 | slot 2 | ...                  | slot n - 1 |  96 B each
+ *   | slot 0 | slot 1 | slot 2 | ...                  | slot n - 1 | 128 B each
  *   +--------------------------------------------------------------+
  *
- *   slot (12 words of 8 bytes, all C11 atomics):
+ *   slot (16 words of 8 bytes, all C11 atomics):
  *     seq     sequence word: odd while a writer is inside the slot
  *     dev ino size mtime ctime                       the key
  *     meta    state (empty, ready, pending) | algorithm | waited | owner pid
  *     check   32-bit hash of all the above and the digest   | used
- *     word[4] the digest; while pending: monotonic start, owner token
+ *     word[8] the digest; while pending: monotonic start, owner token
  *
  * A key hashes to a home slot; its entry may sit in any of the CC_WINDOW
  * slots from there on (wrapping).  A lookup reads at most that window.
@@ -174,8 +174,9 @@ int cc_file_key_equal(const cc_file_key_t *a, const cc_file_key_t *b)
 
 #define CC_TABLE_MAGIC     UINT64_C(0x6d6f645f63634e44)   /* "mod_ccND" */
 /* 2: pending entries carry the waited-for mark and a monotonic start;
- * 3: the header names the digest set (a table may outlive the process) */
-#define CC_TABLE_VERSION   3
+ * 3: the header names the digest set (a table may outlive the process);
+ * 4: 128-byte slots, room for a SHA-512 digest */
+#define CC_TABLE_VERSION   5   /* 5: variant counters */
 #define CC_CACHE_LINE      CC_TABLE_ALIGN
 #define CC_WINDOW          8        /* slots a key may live in */
 #define CC_READ_RETRIES    3        /* copies a reader tries per slot */
@@ -192,6 +193,9 @@ int cc_file_key_equal(const cc_file_key_t *a, const cc_file_key_t *b)
 
 enum { SLOT_EMPTY = 0, SLOT_READY = 1, SLOT_PENDING = 2 };
 
+/* Words of digest in a slot: the longest digest, SHA-512. */
+#define SLOT_WORDS         (CC_DIGEST_MAX / 8)
+
 typedef struct {
     _Atomic uint64_t seq;
     _Atomic uint64_t dev;
@@ -202,16 +206,16 @@ typedef struct {
     _Atomic uint64_t meta;      /* state | algo << 8 | owner pid << 32 */
     _Atomic uint32_t check;
     _Atomic uint32_t used;      /* last hit, in seconds; a hint, unprotected */
-    _Atomic uint64_t word[4];   /* digest, or pending start and token */
+    _Atomic uint64_t word[SLOT_WORDS];  /* digest, or pending start, token */
 } cc_slot_t;
 
-_Static_assert(sizeof(cc_slot_t) == 96, "slot layout");
+_Static_assert(sizeof(cc_slot_t) == 128, "slot layout: two cache lines");
 
 /* A plain copy of a slot, taken under the seqlock rules. */
 typedef struct {
     uint64_t dev, ino, size, mtime, ctime, meta;
     uint32_t check, used;
-    uint64_t word[4];
+    uint64_t word[SLOT_WORDS];
 } slot_copy_t;
 
 typedef struct {
@@ -220,7 +224,9 @@ typedef struct {
 
 enum {
     C_HITS, C_MISSES, C_INSERTS, C_EVICTIONS, C_FILES_HASHED, C_BYTES_HASHED,
-    C_WAITS, C_UNCACHED, C_LOCK_RECOVERIES, C_IN_USE, C_TOKENS, C_COUNT
+    C_WAITS, C_UNCACHED, C_LOCK_RECOVERIES, C_IN_USE, C_TOKENS,
+    C_VARIANTS_SERVED, C_VARIANTS_CHECKED, C_VARIANTS_REJECTED,
+    C_BYTES_DECODED, C_COUNT
 };
 
 struct cc_table_t {
@@ -273,7 +279,7 @@ static uint32_t copy_check(const slot_copy_t *c)
     h = mix64(h ^ c->mtime);
     h = mix64(h ^ c->ctime);
     h = mix64(h ^ c->meta);
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < SLOT_WORDS; i++) {
         h = mix64(h ^ c->word[i]);
     }
     return (uint32_t)(h ^ (h >> 32));
@@ -314,7 +320,7 @@ static int slot_read(cc_slot_t *s, slot_copy_t *c)
         c->ctime = atomic_load_explicit(&s->ctime, memory_order_relaxed);
         c->meta = atomic_load_explicit(&s->meta, memory_order_relaxed);
         c->check = atomic_load_explicit(&s->check, memory_order_relaxed);
-        for (i = 0; i < 4; i++) {
+        for (i = 0; i < SLOT_WORDS; i++) {
             c->word[i] = atomic_load_explicit(&s->word[i],
                                               memory_order_relaxed);
         }
@@ -352,7 +358,7 @@ static void slot_write(cc_slot_t *s, slot_copy_t *c)
     atomic_store_explicit(&s->ctime, c->ctime, memory_order_relaxed);
     atomic_store_explicit(&s->meta, c->meta, memory_order_relaxed);
     atomic_store_explicit(&s->check, c->check, memory_order_relaxed);
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < SLOT_WORDS; i++) {
         atomic_store_explicit(&s->word[i], c->word[i], memory_order_relaxed);
     }
     atomic_store_explicit(&s->used, c->used, memory_order_relaxed);
@@ -594,7 +600,7 @@ cc_table_t *cc_table_attach(void *mem, apr_size_t bytes, apr_uint32_t entries,
 static void copy_set_digest(slot_copy_t *c, const cc_digest_t *d)
 {
     int w;
-    for (w = 0; w < 4; w++) {
+    for (w = 0; w < SLOT_WORDS; w++) {
         memcpy(&c->word[w], d->bytes + 8 * w, 8);
     }
 }
@@ -604,7 +610,7 @@ static void copy_get_digest(const slot_copy_t *c, cc_algo_e algo,
 {
     int w;
     d->algo = algo;
-    for (w = 0; w < 4; w++) {
+    for (w = 0; w < SLOT_WORDS; w++) {
         memcpy(d->bytes + 8 * w, &c->word[w], 8);
     }
 }
@@ -667,6 +673,27 @@ int cc_table_lookup(cc_table_t *t, const cc_file_key_t *key, cc_algo_e algo,
 
     count(t, hit ? C_HITS : C_MISSES, 1);
     return hit;
+}
+
+int cc_table_peek(cc_table_t *t, const cc_file_key_t *key, cc_algo_e algo,
+                  apr_time_t now, cc_digest_t *out)
+{
+    return table_find(t, key, algo, now, out);
+}
+
+void cc_table_count_variant(cc_table_t *t, cc_variant_count_e what,
+                            apr_uint64_t n)
+{
+    static const int counter[] = {
+        [CC_VARIANT_SERVED] = C_VARIANTS_SERVED,
+        [CC_VARIANT_CHECKED] = C_VARIANTS_CHECKED,
+        [CC_VARIANT_REJECTED] = C_VARIANTS_REJECTED,
+        [CC_VARIANT_BYTES_DECODED] = C_BYTES_DECODED,
+    };
+
+    if ((unsigned)what < sizeof(counter) / sizeof(counter[0])) {
+        count(t, counter[what], n);
+    }
 }
 
 static apr_time_t abandon_budget(apr_int64_t size)
@@ -780,9 +807,11 @@ static void window_put(cc_table_t *t, uint32_t home, int idx, int old_state,
     }
 }
 
-/* Stores a digest; the caller holds the lock. */
-static int store_locked(cc_table_t *t, const cc_file_key_t *key,
-                        const cc_digest_t *digest, apr_time_t now)
+/* Stores a digest; the caller holds the lock.  An entry of the same key
+ * and algorithm stays as it is, unless `replace`. */
+static int store_locked_how(cc_table_t *t, const cc_file_key_t *key,
+                            const cc_digest_t *digest, apr_time_t now,
+                            int replace)
 {
     uint32_t home = home_slot(t, key);
     window_scan_t w;
@@ -791,7 +820,12 @@ static int store_locked(cc_table_t *t, const cc_file_key_t *key,
 
     scan_window(t, home, key, digest->algo, &w);
     if (w.found >= 0 && w.found_state == SLOT_READY) {
-        return 1;                   /* someone stored it meanwhile */
+        if (!replace) {
+            return 1;               /* someone stored it meanwhile */
+        }
+        copy_make_ready(&c, key, digest, now);
+        window_put(t, home, w.found, SLOT_READY, &c);
+        return 1;
     }
     /* a pending entry for this key: publish into it, its waiters gain */
     idx = w.found >= 0 ? w.found : w.victim;
@@ -805,6 +839,12 @@ static int store_locked(cc_table_t *t, const cc_file_key_t *key,
     return 1;
 }
 
+static int store_locked(cc_table_t *t, const cc_file_key_t *key,
+                        const cc_digest_t *digest, apr_time_t now)
+{
+    return store_locked_how(t, key, digest, now, 0);
+}
+
 int cc_table_store(cc_table_t *t, const cc_file_key_t *key,
                    const cc_digest_t *digest, apr_time_t now)
 {
@@ -816,6 +856,21 @@ int cc_table_store(cc_table_t *t, const cc_file_key_t *key,
         return 0;
     }
     stored = store_locked(t, key, digest, now);
+    writer_unlock(t, token);
+    return stored;
+}
+
+int cc_table_replace(cc_table_t *t, const cc_file_key_t *key,
+                     const cc_digest_t *digest, apr_time_t now)
+{
+    uint64_t token;
+    int stored;
+
+    if (cc_algo_size(digest->algo) == 0
+        || !writer_lock(t, CC_LOCK_PATIENCE_MS, &token)) {
+        return 0;
+    }
+    stored = store_locked_how(t, key, digest, now, 1);
     writer_unlock(t, token);
     return stored;
 }
@@ -854,6 +909,10 @@ void cc_table_stats(cc_table_t *t, cc_table_stats_t *out)
     out->waits = LOAD(C_WAITS);
     out->uncached = LOAD(C_UNCACHED);
     out->lock_recoveries = LOAD(C_LOCK_RECOVERIES);
+    out->variants_served = LOAD(C_VARIANTS_SERVED);
+    out->variants_checked = LOAD(C_VARIANTS_CHECKED);
+    out->variants_rejected = LOAD(C_VARIANTS_REJECTED);
+    out->bytes_decoded = LOAD(C_BYTES_DECODED);
     out->shm_bytes = (apr_size_t)t->bytes;
     out->slot_bytes = t->slot_bytes;
 #undef LOAD
@@ -1040,21 +1099,158 @@ static int find_keep_going(void *arg)
     return fc->t && claim_waited(fc->t, fc->claim);
 }
 
-cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
-                            const cc_find_t *how, cc_digest_t *out,
-                            apr_status_t *err)
+/* The `also` digests of how that are not known yet: looked up in the
+ * table (counting nothing); their indices into how->also go to idx[].
+ * Returns how many are missing. */
+static int also_missing(cc_table_t *t, const cc_file_key_t *key,
+                        const cc_find_t *how, cc_also_t *also, int *idx)
+{
+    int i, n = 0;
+
+    for (i = 0; i < how->n_also; i++) {
+        also->have[i] = t && table_find(t, key, how->also[i], how->now,
+                                        &also->digest[i]);
+        if (!also->have[i]) {
+            idx[n++] = i;
+        }
+    }
+    return n;
+}
+
+/* Hashes, in one read, the `also` digests the table lacks, once the main
+ * digest is known: stored when the file did not change and has settled
+ * (the first through `claim`, our pending entry for it, when there is
+ * one: after the others, so that whoever waits for it finds them all);
+ * given to the caller when the file did not change. */
+static void hash_also(cc_table_t *t, int fd, const cc_file_key_t *key,
+                      const cc_find_t *how, cc_also_t *also,
+                      const int *idx, int n, const claim_t *claim)
+{
+    cc_algo_e algos[CC_DIGEST_MULTI_MAX];
+    cc_digest_t outs[CC_DIGEST_MULTI_MAX];
+    cc_file_key_t after;
+    apr_uint64_t bytes = 0;
+    apr_status_t rv;
+    int i, keep;
+
+    for (i = 0; i < n; i++) {
+        algos[i] = how->also[idx[i]];
+    }
+    rv = cc_digest_fd_multi(fd, key->size, algos, n, outs, &bytes,
+                            how->cancel.keep_going ? &how->cancel : NULL);
+    if (t) {
+        count(t, C_FILES_HASHED, 1);
+        count(t, C_BYTES_HASHED, bytes);
+    }
+    also->read_for_also += bytes;
+    keep = rv == APR_SUCCESS
+        && cc_file_key_from_fd(fd, &after) == APR_SUCCESS
+        && cc_file_key_equal(key, &after);    /* else none, not wrong ones */
+    for (i = keep ? 0 : n; i < n; i++) {
+        also->digest[idx[i]] = outs[i];
+        also->have[idx[i]] = 1;
+    }
+    keep = keep && t && cc_key_settled(&after, apr_time_now());
+    for (i = n - 1; keep && i > 0; i--) {
+        cc_table_store(t, key, &outs[i], how->now);
+    }
+    if (claim) {
+        table_finish(t, claim, key, algos[0], keep ? &outs[0] : NULL,
+                     how->now);
+    }
+    else if (keep) {
+        cc_table_store(t, key, &outs[0], how->now);
+    }
+}
+
+/* The `also` digests missing for a file whose main digest is known.  One
+ * process hashes them (single flight on the first missing one: the others
+ * wait for its pending entry, then find them all); a file above
+ * how->defer_above is left to the background worker (also->deferred). */
+static void find_also(cc_table_t *t, int fd, const cc_file_key_t *key,
+                      const cc_find_t *how, cc_also_t *also, int *idx,
+                      int missing)
+{
+    struct timespec nap = { 0, 1000000 };
+    apr_time_t deadline = 0;
+    int waited = 0;
+
+    if (how->defer && key->size > how->defer_above) {
+        also->deferred = 1;
+        return;
+    }
+    for (;;) {
+        claim_t claim = { 0, 0, 0, 0 };
+        cc_digest_t first;
+        begin_e b;
+
+        if (!t || !cc_key_settled(key, apr_time_now())) {
+            hash_also(t, fd, key, how, also, idx, missing, NULL);
+            return;
+        }
+        b = table_begin(t, key, how->also[idx[0]], how->now, &first, &claim);
+        if (b == BEGIN_OWNER) {
+            hash_also(t, fd, key, how, also, idx, missing, &claim);
+            return;
+        }
+        if (b == BEGIN_HIT) {
+            missing = also_missing(t, key, how, also, idx);
+            if (missing) {              /* stored alone, by another path */
+                hash_also(t, fd, key, how, also, idx, missing, NULL);
+            }
+            return;
+        }
+        if (how->cancel.keep_going
+            && !how->cancel.keep_going(how->cancel.arg)) {
+            return;
+        }
+        if (!waited) {
+            waited = 1;
+            count(t, C_WAITS, 1);
+            deadline = mono_now() + wait_budget(key->size);
+        }
+        if (mono_now() > deadline) {
+            return;                     /* served without the fields */
+        }
+        nanosleep(&nap, NULL);
+        if (nap.tv_nsec < 16000000) {
+            nap.tv_nsec *= 2;
+        }
+    }
+}
+
+static cc_outcome_e find_digests(cc_table_t *t, int fd, cc_file_key_t *key,
+                                 const cc_find_t *how, cc_digest_t *out,
+                                 cc_also_t *also, apr_status_t *err)
 {
     apr_time_t deadline = 0;
     struct timespec nap = { 0, 1000000 };
-    int waited = 0, attempts = 0;
+    int waited = 0, attempts = 0, idx[CC_DIGEST_MULTI_MAX], missing;
+    cc_also_t none;
 
     *err = APR_SUCCESS;
+    if (!also) {
+        also = &none;
+    }
+    memset(also, 0, sizeof(*also));
+    if (how->n_also < 0 || how->n_also > CC_DIGEST_MULTI_MAX - 1) {
+        *err = APR_EINVAL;
+        return CC_OUTCOME_ERROR;
+    }
     if (key->size > how->max_size) {
         return CC_OUTCOME_TOO_LARGE;
     }
     if (t && table_find(t, key, how->algo, how->now, out)) {
+        missing = also_missing(t, key, how, also, idx);
+        if (missing && fd < 0
+            && !(how->defer && key->size > how->defer_above)) {
+            return CC_OUTCOME_NEED_FILE;    /* for the missing fields */
+        }
         if (!how->background) {
             count(t, C_HITS, 1);
+        }
+        if (missing) {
+            find_also(t, fd, key, how, also, idx, missing);
         }
         return CC_OUTCOME_HIT;
     }
@@ -1071,9 +1267,12 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
         claim_t claim = { 0, 0, 0, 0 };
         find_cancel_t fc = { t, &claim, &how->cancel };
         cc_cancel_t cancel = { find_keep_going, &fc };
+        cc_algo_e algos[CC_DIGEST_MULTI_MAX];
+        cc_digest_t outs[CC_DIGEST_MULTI_MAX];
         cc_file_key_t after;
         apr_uint64_t bytes = 0;
         apr_status_t rv;
+        int i;
 
         if (key->size > how->max_size) {
             return CC_OUTCOME_TOO_LARGE;
@@ -1083,6 +1282,11 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
         if (t && cc_key_settled(key, apr_time_now())) {
             begin_e b = table_begin(t, key, how->algo, how->now, out, &claim);
             if (b == BEGIN_HIT) {
+                /* its owner stored the fields before the digest */
+                missing = also_missing(t, key, how, also, idx);
+                if (missing) {
+                    find_also(t, fd, key, how, also, idx, missing);
+                }
                 return waited ? CC_OUTCOME_SHARED : CC_OUTCOME_HIT;
             }
             if (b == BEGIN_WAIT) {
@@ -1106,8 +1310,15 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
             }
         }
 
-        rv = cc_digest_fd(fd, key->size, how->algo, out, &bytes,
-                          how->cancel.keep_going ? &cancel : NULL);
+        /* the digest and the missing fields, from one read */
+        missing = also_missing(t, key, how, also, idx);
+        algos[0] = how->algo;
+        for (i = 0; i < missing; i++) {
+            algos[1 + i] = how->also[idx[i]];
+        }
+        rv = cc_digest_fd_multi(fd, key->size, algos, 1 + missing, outs,
+                                &bytes,
+                                how->cancel.keep_going ? &cancel : NULL);
         if (t) {
             count(t, C_FILES_HASHED, 1);
             count(t, C_BYTES_HASHED, bytes);
@@ -1139,7 +1350,13 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
             if (++attempts < CC_HASH_ATTEMPTS) {
                 continue;
             }
+            memset(also, 0, sizeof(*also));
             return CC_OUTCOME_CHANGED;
+        }
+        *out = outs[0];
+        for (i = 0; i < missing; i++) {
+            also->digest[idx[i]] = outs[1 + i];
+            also->have[idx[i]] = 1;
         }
         if (!cc_key_settled(&after, apr_time_now())) {
             if (t) {
@@ -1149,8 +1366,38 @@ cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
             return CC_OUTCOME_UNCACHED;
         }
         if (t) {
+            /* the fields first: whoever waits for the digest finds them */
+            for (i = 0; i < missing; i++) {
+                cc_table_store(t, key, &outs[1 + i], how->now);
+            }
             table_finish(t, &claim, key, how->algo, out, how->now);
         }
         return CC_OUTCOME_MISS;
     }
+}
+
+cc_outcome_e cc_find_digests(cc_table_t *t, int fd, cc_file_key_t *key,
+                             const cc_find_t *how, cc_digest_t *out,
+                             cc_also_t *also, apr_status_t *err)
+{
+    cc_outcome_e o = find_digests(t, fd, key, how, out, also, err);
+
+    /* the extra digests go with the main one: none without it (a hash
+     * that went round to a new key and then stopped may have found some
+     * of the old key's) */
+    if (also && o != CC_OUTCOME_HIT && o != CC_OUTCOME_MISS
+        && o != CC_OUTCOME_SHARED && o != CC_OUTCOME_UNCACHED) {
+        memset(also, 0, sizeof(*also));
+    }
+    return o;
+}
+
+cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
+                            const cc_find_t *how, cc_digest_t *out,
+                            apr_status_t *err)
+{
+    cc_find_t one = *how;
+
+    one.n_also = 0;
+    return cc_find_digests(t, fd, key, &one, out, NULL, err);
 }

@@ -132,6 +132,29 @@ int cc_table_contains(cc_table_t *t, const cc_file_key_t *key,
 int cc_table_store(cc_table_t *t, const cc_file_key_t *key,
                    const cc_digest_t *digest, apr_time_t now);
 
+/* cc_table_lookup() that counts nothing (a lookup that is not a
+ * request's, such as what a sidecar decodes to). */
+int cc_table_peek(cc_table_t *t, const cc_file_key_t *key, cc_algo_e algo,
+                  apr_time_t now, cc_digest_t *out);
+
+/* The counters of precompressed variants (cc_variant.h), kept with the
+ * table's so that the status page reads one place. */
+typedef enum {
+    CC_VARIANT_SERVED = 0,
+    CC_VARIANT_CHECKED,
+    CC_VARIANT_REJECTED,
+    CC_VARIANT_BYTES_DECODED
+} cc_variant_count_e;
+
+void cc_table_count_variant(cc_table_t *t, cc_variant_count_e what,
+                            apr_uint64_t n);
+
+/* cc_table_store() that overwrites an entry of the same key and
+ * algorithm.  Never for a file's digest (a key's content does not change);
+ * for what the table remembers about a pair of files (cc_variant.h). */
+int cc_table_replace(cc_table_t *t, const cc_file_key_t *key,
+                     const cc_digest_t *digest, apr_time_t now);
+
 /* Removes every entry.  For tests and for the status handler's reset. */
 void cc_table_clear(cc_table_t *t);
 
@@ -147,6 +170,10 @@ typedef struct {
     apr_uint64_t waits;           /* requests that waited for another's hash */
     apr_uint64_t uncached;        /* digests not kept: the file changed too recently */
     apr_uint64_t lock_recoveries; /* write locks taken over from dead writers */
+    apr_uint64_t variants_served;   /* precompressed variants sent */
+    apr_uint64_t variants_checked;  /* sidecars decoded and compared */
+    apr_uint64_t variants_rejected; /* ... that were not the original */
+    apr_uint64_t bytes_decoded;     /* sidecar bytes read for that */
     apr_size_t   shm_bytes;
     apr_size_t   slot_bytes;
 } cc_table_stats_t;
@@ -188,7 +215,22 @@ typedef struct {
     apr_int64_t  defer_above;  /* are looked up but not hashed (DEFERRED) */
     int          background;   /* the background worker: counts no hit or
                                   miss (it is no visitor) */
+    int          n_also;       /* cc_find_digests(): more digests of the */
+    cc_algo_e    also[CC_DIGEST_MULTI_MAX - 1];   /* same bytes (integrity
+                                  fields), from the same read */
 } cc_find_t;
+
+/* The `also` digests cc_find_digests() found or computed: have[i] when
+ * digest[i] (of how->also[i]) describes the same bytes as the main one;
+ * all 0 on an outcome without a main digest. */
+typedef struct {
+    cc_digest_t digest[CC_DIGEST_MULTI_MAX - 1];
+    int         have[CC_DIGEST_MULTI_MAX - 1];
+    int         deferred;   /* some are missing and the file is above
+                               how->defer_above: the background worker's */
+    apr_uint64_t read_for_also;   /* bytes read for them alone, after a
+                                     HIT of the main digest */
+} cc_also_t;
 
 /* Finds or computes the digest of the open regular file `fd`, whose fstat
  * the caller took as *key.  On CC_OUTCOME_HIT, MISS, SHARED and UNCACHED
@@ -207,6 +249,19 @@ typedef struct {
 cc_outcome_e cc_find_digest(cc_table_t *t, int fd, cc_file_key_t *key,
                             const cc_find_t *how, cc_digest_t *out,
                             apr_status_t *err);
+
+/* cc_find_digest() that also finds how->also's digests of the same bytes
+ * (each stored as an entry of its own), computing the missing ones in the
+ * same read as the main digest, or, when only they are missing, in one
+ * read of their own.  With fd < 0 a main digest found but a field missing
+ * is NEED_FILE.  Single flight is on the main digest; its owner stores
+ * the fields before the digest, so a waiter finds them too.  Fields
+ * missing for a known main digest have a single flight of their own; when
+ * the file is above how->defer_above (how->defer) they are not hashed:
+ * HIT with also->deferred, for the caller to queue. */
+cc_outcome_e cc_find_digests(cc_table_t *t, int fd, cc_file_key_t *key,
+                             const cc_find_t *how, cc_digest_t *out,
+                             cc_also_t *also, apr_status_t *err);
 
 #ifdef __cplusplus
 }

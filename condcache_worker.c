@@ -83,10 +83,11 @@ static void hash_item(cc_queue_item_t *item)
 {
     cc_file_key_t key;
     cc_digest_t digest;
+    cc_also_t also;
     cc_outcome_e outcome = CC_OUTCOME_ERROR;
     apr_status_t err = APR_SUCCESS;
     cc_find_t how;
-    int fd, tries;
+    int fd, tries, a;
     apr_uint64_t bytes = 0;
 
     fd = open(item->path, O_RDONLY | O_CLOEXEC);
@@ -105,14 +106,28 @@ static void hash_item(cc_queue_item_t *item)
         }
     }
     memset(&how, 0, sizeof(how));
-    how.algo = item->algo;
+    for (a = 1; a < 32; a++) {
+        if (!(item->algos & (1u << a))) {
+            continue;
+        }
+        if (how.algo == CC_ALGO_NONE) {
+            how.algo = (cc_algo_e)a;        /* the lowest is the main one */
+        }
+        else if (how.n_also < CC_DIGEST_MULTI_MAX - 1) {
+            how.also[how.n_also++] = (cc_algo_e)a;
+        }
+    }
     how.max_size = item->max_size;
     how.now = apr_time_now();
     how.background = 1;
-    outcome = cc_find_digest(wconf.table, fd, &key, &how, &digest, &err);
+    outcome = cc_find_digests(wconf.table, fd, &key, &how, &digest, &also,
+                              &err);
     if (outcome == CC_OUTCOME_MISS || outcome == CC_OUTCOME_UNCACHED
         || outcome == CC_OUTCOME_CHANGED) {
         bytes = (apr_uint64_t)key.size;
+    }
+    else if (outcome == CC_OUTCOME_HIT) {
+        bytes = also.read_for_also;     /* the fields a scope added */
     }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, err, root_server,
                  "background: %s: %s", item->path, cc_outcome_name(outcome));
@@ -120,8 +135,10 @@ done:
     if (fd >= 0) {
         close(fd);
     }
-    /* stored: by this hash (a HIT was stored before it came to us) */
-    cc_queue_done(wconf.queue, item, bytes, outcome == CC_OUTCOME_MISS);
+    /* stored: by this hash (a HIT was stored before it came to us, unless
+     * its integrity digests were missing and read here) */
+    cc_queue_done(wconf.queue, item, bytes, outcome == CC_OUTCOME_MISS
+                  || (outcome == CC_OUTCOME_HIT && bytes > 0));
 }
 
 static void serve_queue(void)
@@ -299,20 +316,17 @@ static int become_background(apr_pool_t *p)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     ap_close_listeners();
-    if (ap_run_drop_privileges(p, root_server) != 0) {
-        return -1;
-    }
-    /* after the credentials changed, which clears it: die with the parent */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (parent_gone()) {
-        return -1;
-    }
-    /* behind every other process for the CPU, also those of other
+    /* Behind every other process for the CPU, also those of other
      * sessions: SCHED_IDLE within its group, and a session of its own
-     * whose autogroup (where the kernel groups by session) weighs least */
+     * whose autogroup (where the kernel groups by session) weighs least.
+     * Before the credentials change: after it, /proc/self/autogroup
+     * belongs to root (the process is no longer dumpable), and a group
+     * left at its default weight would take a core's half from httpd's,
+     * whatever SCHED_IDLE says inside it. */
     {
         struct sched_param none = { 0 };
         FILE *ag;
+        int weighed = 0;
 
         if (setsid() < 0 || sched_setscheduler(0, SCHED_IDLE, &none) != 0) {
             ap_log_error(APLOG_MARK, APLOG_DEBUG, errno, root_server,
@@ -320,14 +334,27 @@ static int become_background(apr_pool_t *p)
         }
         (void)setpriority(PRIO_PROCESS, 0, 19);
         if ((ag = fopen("/proc/self/autogroup", "w")) != NULL) {
-            fputs("19", ag);
-            fclose(ag);
+            weighed = fputs("19", ag) >= 0;
+            weighed = fclose(ag) == 0 && weighed;
+        }
+        if (!weighed) {
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, errno, root_server,
+                         "background worker: cannot lower its session's "
+                         "CPU weight");
         }
     }
     if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
                 IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT) != 0) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, errno, root_server,
                      "background worker: cannot lower its I/O priority");
+    }
+    if (ap_run_drop_privileges(p, root_server) != 0) {
+        return -1;
+    }
+    /* after the credentials changed, which clears it: die with the parent */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (parent_gone()) {
+        return -1;
     }
     return 0;
 }

@@ -2,10 +2,14 @@
  * remembered in shared memory, with per-directory Cache-Control.
  *
  * This file is the httpd glue: directives, configuration merging, hooks
- * and the status page.  Below it, three core units that know nothing of
+ * and the status page; beside it, condcache_store.c (shared segments),
+ * condcache_worker.c (the background worker) and condcache_variant.c
+ * (precompressed sidecars).  Below them, core units that know nothing of
  * requests: validators.c (what tags match, how preconditions are
- * evaluated), cc_table.c (file keys, the shared table, single flight) and
- * cc_digest.c (algorithms, hashing).
+ * evaluated), cc_table.c (file keys, the shared table, single flight),
+ * cc_digest.c (algorithms, hashing), cc_fields.c (integrity fields),
+ * cc_variant.c and cc_decode.c (is a sidecar its file compressed), and
+ * cc_queue.c, cc_table_file.c.
  *
  * THE RULE: DO NO HARM
  * The module produces a response only where, without it, core's default
@@ -56,6 +60,18 @@
  *      down the filters with the file, as a HEAD does, so mod_deflate and
  *      mod_brotli give it the ETag suffix and Vary they gave the 200; the
  *      HTTP header filter drops the body unread.
+ *   With CondCachePrecompressed, between 1 and 2 a sidecar (F.br, F.gz,
+ *   F.zst) the request accepts may take the file's place, once it is
+ *   known to decode to the file's digest: its tag is the file's with the
+ *   coding's suffix, and it is evaluated, sent and ranged as its own
+ *   bytes, with no-gzip and no-brotli set so that no filter codes it
+ *   again.  Every response of such a scope has Vary: Accept-Encoding.
+ *
+ * CondCacheStripCodingSuffix is the one thing the module does for other
+ * handlers' responses, and only where it is On: a fixup takes accepted
+ * coding suffixes off the tags of If-None-Match and If-Match (what the
+ * client sent is kept in a note for the module's own handler), and a
+ * filter gives a 304's tag the suffix the client's had.
  *
  * The table is created in post_config (not in the first, dry run) in
  * anonymous shared memory that the children inherit.  It is kept in
@@ -90,9 +106,11 @@
 #include <unistd.h>
 
 #include "cc_digest.h"
+#include "cc_fields.h"
 #include "cc_queue.h"
 #include "cc_table.h"
 #include "condcache_store.h"
+#include "condcache_variant.h"
 #include "condcache_worker.h"
 #include "validators.h"
 
@@ -130,6 +148,11 @@ typedef struct {
     apr_int64_t inline_max;       /* UNSET, or bytes */
     int         inline_max_lowers;    /* set in .htaccess: may only lower */
     int         status_page;      /* UNSET, 0, 1; never from .htaccess */
+    int         n_integrity;      /* UNSET, or how many (0: Off) */
+    cc_algo_e   integrity[CC_FIELDS_MAX];   /* CondCacheIntegrity */
+    int         n_precompressed;  /* UNSET, or how many (0: Off) */
+    unsigned    precompressed[3]; /* CC_CODING_ bits, in the scope's order */
+    int         strip_suffix;     /* UNSET, 0, 1: CondCacheStripCodingSuffix */
 } dir_conf_t;
 
 typedef struct {
@@ -150,7 +173,12 @@ static const char *table_state;     /* "memory", "new", "reattached",
  * cc_algo_e): the ones the warm-up hashes.  Reset before each reading. */
 static unsigned warm_algos;
 
-static ap_filter_rec_t *not_modified_filter;
+static ap_filter_rec_t *headers_filter;
+static ap_filter_rec_t *suffix_filter;
+
+/* Notes that keep a validator field as the client sent it, when
+ * CondCacheStripCodingSuffix rewrote it for another handler. */
+#define NOTE_CLIENT_PREFIX  "condcache-client-"
 
 /* mod_dav's "which provider serves this request" (NULL: DAV is off), when
  * mod_dav is loaded.  Looked up by name after every module is loaded, so
@@ -171,6 +199,9 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     c->max_file_size = UNSET;
     c->inline_max = UNSET;
     c->status_page = UNSET;
+    c->n_integrity = UNSET;
+    c->n_precompressed = UNSET;
+    c->strip_suffix = UNSET;
     return c;
 }
 
@@ -216,6 +247,25 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
                                  add->inline_max_lowers, base->inline_max);
     c->inline_max_lowers = 0;
     c->status_page = MERGED(status_page, UNSET);
+    if (add->n_integrity != UNSET) {
+        c->n_integrity = add->n_integrity;
+        memcpy(c->integrity, add->integrity, sizeof(c->integrity));
+    }
+    else {
+        c->n_integrity = base->n_integrity;
+        memcpy(c->integrity, base->integrity, sizeof(c->integrity));
+    }
+    if (add->n_precompressed != UNSET) {
+        c->n_precompressed = add->n_precompressed;
+        memcpy(c->precompressed, add->precompressed,
+               sizeof(c->precompressed));
+    }
+    else {
+        c->n_precompressed = base->n_precompressed;
+        memcpy(c->precompressed, base->precompressed,
+               sizeof(c->precompressed));
+    }
+    c->strip_suffix = MERGED(strip_suffix, UNSET);
     return c;
 }
 
@@ -233,6 +283,8 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
 static int conf_enabled(const dir_conf_t *c)      { return c->enabled == 1; }
 static int conf_no_store(const dir_conf_t *c)     { return c->no_store == 1; }
 static int conf_no_cache(const dir_conf_t *c)     { return c->no_cache == 1; }
+static int conf_variants(const dir_conf_t *c)     { return c->n_precompressed > 0; }
+static int conf_strip(const dir_conf_t *c)        { return c->strip_suffix == 1; }
 
 static cc_algo_e conf_algo(const dir_conf_t *c)
 {
@@ -288,7 +340,8 @@ static const char *set_digest(cmd_parms *cmd, void *dconf, const char *arg)
     dir_conf_t *c = dconf;
 
     c->algo = cc_algo_from_name(arg);
-    if (c->algo == CC_ALGO_NONE) {
+    if (!cc_algo_for_etag(c->algo)) {
+        c->algo = CC_ALGO_NONE;
         return apr_psprintf(cmd->pool, "%s: unknown digest '%s'; use sha1, "
                             "sha256, md5 or xxh128", cmd->cmd->name, arg);
     }
@@ -333,6 +386,85 @@ static const char *set_inline_max(cmd_parms *cmd, void *dconf,
                             "none), not '%s'", cmd->cmd->name, arg);
     }
     c->inline_max_lowers = in_htaccess(cmd);
+    return NULL;
+}
+
+/* CondCacheIntegrity sha-256 [sha-512] | Off */
+static const char *set_integrity(cmd_parms *cmd, void *dconf,
+                                 const char *args)
+{
+    dir_conf_t *c = dconf;
+    const char *word;
+    int n = 0, i;
+
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        cc_algo_e algo = cc_algo_from_field_name(word);
+
+        if (strcasecmp(word, "off") == 0 && n == 0 && !*args) {
+            c->n_integrity = 0;
+            return NULL;
+        }
+        if (algo == CC_ALGO_NONE) {
+            return apr_psprintf(cmd->pool, "%s: unknown algorithm '%s'; use "
+                                "sha-256, sha-512 (or both), or Off",
+                                cmd->cmd->name, word);
+        }
+        for (i = 0; i < n; i++) {
+            if (c->integrity[i] == algo) {
+                return apr_psprintf(cmd->pool, "%s: '%s' is named twice",
+                                    cmd->cmd->name, word);
+            }
+        }
+        if (n == CC_FIELDS_MAX) {
+            return apr_psprintf(cmd->pool, "%s takes at most %d algorithms",
+                                cmd->cmd->name, CC_FIELDS_MAX);
+        }
+        c->integrity[n++] = algo;
+        if (!in_htaccess(cmd)) {
+            warm_algos |= 1u << algo;   /* the warm-up hashes these too */
+        }
+    }
+    if (n == 0) {
+        return apr_psprintf(cmd->pool, "%s takes sha-256, sha-512 or Off",
+                            cmd->cmd->name);
+    }
+    c->n_integrity = n;
+    return NULL;
+}
+
+/* CondCachePrecompressed br|gzip|zstd ... | Off */
+static const char *set_precompressed(cmd_parms *cmd, void *dconf,
+                                     const char *args)
+{
+    dir_conf_t *c = dconf;
+    const char *word;
+    int n = 0, i;
+
+    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
+        unsigned coding = cc_coding_from_name(word);
+
+        if (strcasecmp(word, "off") == 0 && n == 0 && !*args) {
+            c->n_precompressed = 0;
+            return NULL;
+        }
+        if (coding == 0) {
+            return apr_psprintf(cmd->pool, "%s: unknown coding '%s'; use "
+                                "br, gzip, zstd (one or more), or Off",
+                                cmd->cmd->name, word);
+        }
+        for (i = 0; i < n; i++) {
+            if (c->precompressed[i] == coding) {
+                return apr_psprintf(cmd->pool, "%s: '%s' is named twice",
+                                    cmd->cmd->name, word);
+            }
+        }
+        c->precompressed[n++] = coding;
+    }
+    if (n == 0) {
+        return apr_psprintf(cmd->pool, "%s takes br, gzip, zstd or Off",
+                            cmd->cmd->name);
+    }
+    c->n_precompressed = n;
     return NULL;
 }
 
@@ -438,11 +570,23 @@ typedef struct {
     cc_file_key_t key;
     const char   *etag;       /* NULL: send none */
     int           tagless;    /* no tag wanted: no-store, FileETag None */
+    int           n_fields;   /* integrity fields: their algorithms and */
+    cc_digest_t   fields[CC_FIELDS_MAX];     /* digests of the bytes sent */
     const char   *outcome;    /* for the note and the log */
     const char   *cache_control;  /* the directory's, or NULL */
     const char   *expires;        /* with a max-age, or NULL */
     unsigned      refused_codings; /* CC_CODING_ bits this response can't get */
     int           coding_filters;  /* a compression filter is in the chain */
+    int           have_digest;     /* `digest` is the file's */
+    cc_digest_t   digest;          /* the main digest of st->key */
+    int           variant_tried;   /* variants looked for, for this key */
+    int           has_variant;     /* `variant` is sent in the file's place */
+    condcache_variant_t variant;
+    const char   *file_etag;       /* the file's own tag, when a variant's
+                                      is in `etag` */
+    unsigned      file_refused;    /* and its refused_codings */
+    int           vary;            /* Vary: Accept-Encoding (variants in
+                                      scope) */
 } req_state_t;
 
 static void set_note(request_rec *r, const char *outcome)
@@ -485,7 +629,8 @@ static const struct {
     { "fixup_headers_out",      0 },   /* mod_headers */
     { "fixup_headers_err",      0 },
     { "mod_expires",            0 },
-    { "condcache_304",          0 },   /* ours */
+    { "condcache_headers",      0 },   /* ours */
+    { "condcache_suffix",       0 },   /* ours: headers only */
     { "cache",                  0 },   /* mod_cache stores the bytes */
     { "cache_save",             0 },
     { "cache_save_subreq",      0 },
@@ -533,7 +678,7 @@ static unsigned refused_codings(request_rec *r, unsigned possible)
         possible &= ~CC_CODING_BR;
     }
     return cc_codings_refused(apr_table_get(r->headers_in, "Accept-Encoding"))
-         | ((CC_CODING_GZIP | CC_CODING_BR) & ~possible);
+         | ((CC_CODING_GZIP | CC_CODING_BR | CC_CODING_ZSTD) & ~possible);
 }
 
 /* Is WebDAV on for this request?  mod_dav serves GET from the filesystem
@@ -719,10 +864,16 @@ static int client_still_there(void *arg)
 
 /* May the tag be looked up with the key of httpd's own stat, without a
  * descriptor?  For a conditional request, whose answer may well be a 304
- * or 412, when this process may read the file. */
-static int lookup_without_descriptor(request_rec *r, const req_state_t *st)
+ * or 412, and for one that may get a precompressed variant instead of the
+ * file, when this process may read the file. */
+static int lookup_without_descriptor(request_rec *r, const dir_conf_t *conf,
+                                     const req_state_t *st)
 {
-    return !st->verified && table && may_not_need_body(r) && readable(r);
+    return !st->verified && table
+        && (may_not_need_body(r)
+            || (conf_variants(conf)
+                && apr_table_get(r->headers_in, "Accept-Encoding")))
+        && readable(r);
 }
 
 /* A file too big to hash in the request: the background worker hashes
@@ -731,12 +882,17 @@ static const char *hand_to_worker(request_rec *r, const req_state_t *st,
                                   const cc_find_t *how)
 {
     cc_queue_add_e added;
+    unsigned algos;
+    int i;
 
     if (!queue) {
         return "deferred";
     }
-    added = cc_queue_add(queue, r->filename, &st->key, how->algo,
-                         how->max_size);
+    algos = 1u << how->algo;
+    for (i = 0; i < how->n_also; i++) {
+        algos |= 1u << how->also[i];
+    }
+    added = cc_queue_add(queue, r->filename, &st->key, algos, how->max_size);
     switch (added) {
     case CC_QUEUE_ADDED:
         if (wake_fd >= 0 && write(wake_fd, "", 1) < 0) {
@@ -749,12 +905,15 @@ static const char *hand_to_worker(request_rec *r, const req_state_t *st,
                       st->key.size);
         return "pending";
     case CC_QUEUE_FULL:
+    case CC_QUEUE_BUSY:
     case CC_QUEUE_TOO_LONG:
         break;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%s: not hashed: %s",
                   r->filename, added == CC_QUEUE_FULL
-                  ? "the background queue is full" : "its path is too long");
+                  ? "the background queue is full"
+                  : added == CC_QUEUE_BUSY ? "the background queue is busy"
+                  : "its path is too long");
     return "deferred";
 }
 
@@ -804,6 +963,54 @@ static const char *core_etag(request_rec *r, req_state_t *st)
     return tag && *tag ? tag : NULL;
 }
 
+/* Which digests the response needs: the tag's (unless no tag is wanted),
+ * then CondCacheIntegrity's, as how->algo and how->also.  0: none. */
+static int digests_wanted(const dir_conf_t *conf, const req_state_t *st,
+                          cc_find_t *how)
+{
+    cc_algo_e algos[1 + CC_FIELDS_MAX];
+    int n = 0, i, j;
+
+    if (!st->tagless) {
+        algos[n++] = conf_algo(conf);
+    }
+    for (i = 0; i < conf->n_integrity; i++) {
+        for (j = 0; j < n && algos[j] != conf->integrity[i]; j++)
+            ;
+        if (j == n) {
+            algos[n++] = conf->integrity[i];   /* sha256 tags serve both */
+        }
+    }
+    if (n == 0) {
+        return 0;
+    }
+    how->algo = algos[0];
+    for (i = 1; i < n; i++) {
+        how->also[how->n_also++] = algos[i];
+    }
+    return 1;
+}
+
+/* The integrity digests found for the response, in configured order. */
+static void keep_fields(const dir_conf_t *conf, req_state_t *st,
+                        const cc_find_t *how, const cc_digest_t *digest,
+                        const cc_also_t *also)
+{
+    int i, j;
+
+    for (i = 0; i < conf->n_integrity; i++) {
+        if (conf->integrity[i] == how->algo) {
+            st->fields[st->n_fields++] = *digest;
+            continue;
+        }
+        for (j = 0; j < how->n_also; j++) {
+            if (how->also[j] == conf->integrity[i] && also->have[j]) {
+                st->fields[st->n_fields++] = also->digest[j];
+            }
+        }
+    }
+}
+
 /* The tag for st->key.  For a conditional request a hit needs no
  * descriptor: the table is looked up with the key of httpd's own stat.
  * Anything else is hashed from (or looked up for) the descriptor that
@@ -812,25 +1019,27 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
 {
     apr_status_t err = APR_SUCCESS;
     cc_digest_t digest;
+    cc_also_t also;
     cc_find_t how;
     cc_outcome_e outcome;
     apr_os_file_t fd;
 
     st->etag = NULL;
-    if (conf_no_store(conf) || file_etag_none(r)) {
-        st->tagless = 1;
+    st->n_fields = 0;
+    st->have_digest = 0;
+    st->tagless = conf_no_store(conf) || file_etag_none(r);
+    if (st->tagless && !conf_no_store(conf)) {
+        /* as core's ap_set_etag_fd(): no ETag from anyone */
+        apr_table_setn(r->notes, "no-etag", "omit");
+    }
+    memset(&how, 0, sizeof(how));
+    if (!digests_wanted(conf, st, &how)) {
         st->outcome = conf_no_store(conf) ? "no-store" : "no-etag";
-        if (!conf_no_store(conf)) {
-            /* as core's ap_set_etag_fd(): no ETag from anyone */
-            apr_table_setn(r->notes, "no-etag", "omit");
-        }
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "%s: %s, no ETag",
                       r->filename, st->outcome);
         set_note(r, st->outcome);
         return 1;
     }
-    memset(&how, 0, sizeof(how));
-    how.algo = conf_algo(conf);
     how.max_size = effective_max_file_size(conf);
     how.now = r->request_time;
     how.cancel.keep_going = client_still_there;
@@ -838,8 +1047,9 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
     /* bigger files are the background worker's: no visitor waits */
     how.defer = 1;
     how.defer_above = effective_inline_max(conf);
-    outcome = lookup_without_descriptor(r, st)
-              ? cc_find_digest(table, -1, &st->key, &how, &digest, &err)
+    outcome = lookup_without_descriptor(r, conf, st)
+              ? cc_find_digests(table, -1, &st->key, &how, &digest, &also,
+                                &err)
               : CC_OUTCOME_NEED_FILE;
     if (outcome == CC_OUTCOME_NEED_FILE) {
         /* the key is now fstat's of the descriptor that will be served */
@@ -847,23 +1057,34 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
             return 0;
         }
         apr_os_file_get(&fd, st->file);
-        outcome = cc_find_digest(table, fd, &st->key, &how, &digest, &err);
+        outcome = cc_find_digests(table, fd, &st->key, &how, &digest, &also,
+                                  &err);
     }
     st->outcome = cc_outcome_name(outcome);
     switch (outcome) {
     case CC_OUTCOME_HIT:
     case CC_OUTCOME_MISS:
     case CC_OUTCOME_SHARED:
-    case CC_OUTCOME_UNCACHED: {
-        char *tag = apr_palloc(r->pool, CC_ETAG_MAX);
-        cc_etag_format(&digest, tag);
-        st->etag = with_variant_list(r, tag);
+    case CC_OUTCOME_UNCACHED:
+        if (!st->tagless) {
+            char *tag = apr_palloc(r->pool, CC_ETAG_MAX);
+            cc_etag_format(&digest, tag);
+            st->etag = with_variant_list(r, tag);
+        }
+        keep_fields(conf, st, &how, &digest, &also);
+        st->digest = digest;
+        st->have_digest = 1;
+        if (also.deferred) {
+            /* the tag is known, the fields are the worker's to add */
+            (void)hand_to_worker(r, st, &how);
+        }
         break;
-    }
     case CC_OUTCOME_TOO_LARGE:
-        st->etag = core_etag(r, st);
-        if (!st->etag) {
-            apr_table_setn(r->notes, "no-etag", "omit");
+        if (!st->tagless) {
+            st->etag = core_etag(r, st);
+            if (!st->etag) {
+                apr_table_setn(r->notes, "no-etag", "omit");
+            }
         }
         break;
     case CC_OUTCOME_ERROR:
@@ -890,8 +1111,12 @@ static int find_tag(request_rec *r, const dir_conf_t *conf, req_state_t *st)
                       : "another process is still hashing it");
         break;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "%s: %s, ETag %s",
-                  r->filename, st->outcome, st->etag ? st->etag : "none");
+    if (st->tagless) {
+        st->outcome = conf_no_store(conf) ? "no-store" : "no-etag";
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "%s: %s, ETag %s, %d "
+                  "integrity digest(s)", r->filename, st->outcome,
+                  st->etag ? st->etag : "none", st->n_fields);
     set_note(r, st->outcome);
     return 1;
 }
@@ -930,13 +1155,76 @@ static int verify(request_rec *r, const dir_conf_t *conf, req_state_t *st)
     if (changed < 0) {
         return 0;
     }
-    if (!changed || st->tagless) {
+    if (!changed) {
         return 1;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   "%s changed since httpd's stat; finding its tag again",
                   r->filename);
     return find_tag(r, conf, st);
+}
+
+/* A validator field as the client sent it (CondCacheStripCodingSuffix
+ * rewrites it for other handlers; the module's own answer uses the
+ * original, which names the variant the client holds). */
+static const char *client_field(request_rec *r, const char *name)
+{
+    const char *orig = apr_table_get(r->notes,
+            apr_pstrcat(r->pool, NOTE_CLIENT_PREFIX, name, NULL));
+
+    return orig ? orig : apr_table_get(r->headers_in, name);
+}
+
+/* The tag of a variant: the file's with the coding's suffix inside the
+ * closing quote, as mod_deflate and mod_brotli tag what they compress. */
+static const char *variant_tag(request_rec *r, const char *tag,
+                               unsigned coding)
+{
+    apr_size_t n = strlen(tag);
+
+    return apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, tag, n - 1),
+                       cc_coding_suffix(coding), "\"", NULL);
+}
+
+/* CondCachePrecompressed: is a sidecar sent in the file's place?  Needs
+ * the file's digest (to check the sidecar against) and a file not stored
+ * coded itself (app.js.gz with AddEncoding). */
+static void choose_variant(request_rec *r, const dir_conf_t *conf,
+                           req_state_t *st)
+{
+    condcache_variant_conf_t vc;
+
+    st->variant_tried = 1;
+    st->vary = 1;
+    if (!st->have_digest || r->content_encoding || !table) {
+        return;
+    }
+    vc.offered = conf->precompressed;
+    vc.n = conf->n_precompressed;
+    vc.max_size = effective_max_file_size(conf);
+    vc.max_decode = effective_inline_max(conf);
+    if (!condcache_variant_choose(r, table, &vc, &st->digest, st->key.size,
+                                  st->verified || !may_not_need_body(r),
+                                  &st->variant)) {
+        return;
+    }
+    st->has_variant = 1;
+    st->file_etag = st->etag;
+    st->file_refused = st->refused_codings;
+    if (st->etag) {
+        st->etag = variant_tag(r, st->etag, st->variant.coding);
+    }
+    /* the variant's tag matches exactly, never with another suffix */
+    st->refused_codings = CC_CODING_GZIP | CC_CODING_BR | CC_CODING_ZSTD;
+}
+
+/* The variant chosen cannot be sent after all (its sidecar changed or is
+ * gone): the file is sent. */
+static void drop_variant(req_state_t *st)
+{
+    st->has_variant = 0;
+    st->etag = st->file_etag;
+    st->refused_codings = st->file_refused;
 }
 
 /* RFC 9110 13.2.2 for this request and what st says of the file.  Also
@@ -947,8 +1235,8 @@ static cc_precond_e evaluate(request_rec *r, const req_state_t *st)
     cc_precond_t pc;
 
     pc.get_or_head = 1;
-    pc.if_match = apr_table_get(r->headers_in, "If-Match");
-    pc.if_none_match = apr_table_get(r->headers_in, "If-None-Match");
+    pc.if_match = client_field(r, "If-Match");
+    pc.if_none_match = client_field(r, "If-None-Match");
     pc.if_modified_since = apr_table_get(r->headers_in, "If-Modified-Since");
     pc.if_unmodified_since = apr_table_get(r->headers_in,
                                            "If-Unmodified-Since");
@@ -1073,6 +1361,61 @@ static int condcache_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return start_worker(pconf, s, sc);
 }
 
+/* One integrity field, with the algorithms the request's Want- field
+ * chooses among those we have. */
+static void set_field(request_rec *r, const req_state_t *st,
+                      const char *name, const char *want_name)
+{
+    const char *names[CC_FIELDS_MAX], *chosen_names[CC_FIELDS_MAX];
+    const unsigned char *bytes[CC_FIELDS_MAX];
+    apr_size_t lens[CC_FIELDS_MAX];
+    int chosen[CC_FIELDS_MAX], i, n;
+    char *value = apr_palloc(r->pool, CC_FIELDS_VALUE_MAX);
+
+    for (i = 0; i < st->n_fields; i++) {
+        names[i] = cc_algo_field_name(st->fields[i].algo);
+    }
+    n = cc_fields_choose(apr_table_get(r->headers_in, want_name), names,
+                         st->n_fields, chosen);
+    for (i = 0; i < n; i++) {
+        chosen_names[i] = names[chosen[i]];
+        bytes[i] = st->fields[chosen[i]].bytes;
+        lens[i] = cc_algo_size(st->fields[chosen[i]].algo);
+    }
+    if (cc_fields_format(chosen_names, bytes, lens, n, value) > 0) {
+        apr_table_setn(r->headers_out, name, value);
+    }
+}
+
+/* RFC 9530 fields of a 200 or 206 (and HEAD): Unencoded-Digest always
+ * (the file as stored, whatever coding a filter applies), Repr-Digest
+ * unless a filter codes the response (the headers filter takes it away
+ * then: content coding is part of the representation).  A file stored
+ * coded (mod_mime's AddEncoding: app.js.gz sent as gzip) is the coded
+ * representation itself: Repr-Digest, and no Unencoded-Digest, which
+ * would be the digest of bytes the module never read. */
+static void set_integrity_fields(request_rec *r, const req_state_t *st)
+{
+    if (st->n_fields == 0) {
+        return;
+    }
+    if (st->has_variant) {
+        /* the sidecar decodes to the file: its digest is the content's
+         * before coding; the coded bytes' was never computed */
+        set_field(r, st, "Unencoded-Digest", "Want-Unencoded-Digest");
+        return;
+    }
+    if (r->content_encoding) {
+        set_field(r, st, "Repr-Digest", "Want-Repr-Digest");
+        return;                 /* no filter codes a coded response again */
+    }
+    set_field(r, st, "Unencoded-Digest", "Want-Unencoded-Digest");
+    set_field(r, st, "Repr-Digest", "Want-Repr-Digest");
+    if (st->coding_filters && apr_table_get(r->headers_out, "Repr-Digest")) {
+        ap_add_output_filter_handle(headers_filter, NULL, r, r->connection);
+    }
+}
+
 /* Sends what was decided: the headers core's default handler sets, with
  * the module's tag and Cache-Control, and the body (or, for a 304 or 412,
  * an empty one) down the filter chain, exactly as core does. */
@@ -1083,13 +1426,31 @@ static int send_response(request_rec *r, req_state_t *st, cc_precond_e result)
     apr_bucket *e;
     apr_status_t rv;
 
+    apr_file_t *body = st->has_variant ? st->variant.file : st->file;
+    apr_off_t body_size = (apr_off_t)(st->has_variant ? st->variant.key.size
+                                                      : st->key.size);
+
     ap_update_mtime(r, st->key.mtime);
     ap_set_last_modified(r);
     if (st->etag) {
         apr_table_setn(r->headers_out, "ETag", st->etag);
     }
+    if (st->vary) {
+        /* every response of a file that has variants, identity too */
+        apr_table_mergen(r->headers_out, "Vary", "Accept-Encoding");
+    }
+    if (st->has_variant) {
+        /* coded already: mod_deflate and mod_brotli must not code it
+         * again (nor, on a 304, add their suffix to its tag) */
+        apr_table_setn(r->subprocess_env, "no-gzip", "1");
+        apr_table_setn(r->subprocess_env, "no-brotli", "1");
+        if (result == CC_PRECOND_PASS) {
+            r->content_encoding = cc_coding_name(st->variant.coding);
+        }
+        cc_table_count_variant(table, CC_VARIANT_SERVED, 1);
+    }
     ap_set_accept_ranges(r);
-    ap_set_content_length(r, (apr_off_t)st->key.size);
+    ap_set_content_length(r, body_size);
     if (st->cache_control) {
         apr_table_setn(r->headers_out, "Cache-Control", st->cache_control);
     }
@@ -1110,7 +1471,7 @@ static int send_response(request_rec *r, req_state_t *st, cc_precond_e result)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "%s: not modified", r->uri);
         r->status = HTTP_NOT_MODIFIED;
-        if (st->file && st->coding_filters) {
+        if (st->file && st->coding_filters && !st->has_variant) {
             /* The 304 goes down the filter chain with the file, exactly as
              * a HEAD does: the HTTP header filter drops the body unread.
              * The filters thus see the response they saw for the 200 and
@@ -1120,15 +1481,15 @@ static int send_response(request_rec *r, req_state_t *st, cc_precond_e result)
              * AddOutputFilterByType filters, passes over responses other
              * than 200 unless "filter-errordocs" is set. */
             apr_table_setn(r->subprocess_env, "filter-errordocs", "1");
-            ap_add_output_filter_handle(not_modified_filter, NULL, r,
+            ap_add_output_filter_handle(headers_filter, NULL, r,
                                         r->connection);
             e = apr_brigade_insert_file(bb, st->file, 0,
                                         (apr_off_t)st->key.size, r->pool);
         }
         break;
     case CC_PRECOND_PASS:
-        e = apr_brigade_insert_file(bb, st->file, 0, (apr_off_t)st->key.size,
-                                    r->pool);
+        set_integrity_fields(r, st);
+        e = apr_brigade_insert_file(bb, body, 0, body_size, r->pool);
 #if APR_HAS_MMAP
         if (core->enable_mmap == ENABLE_MMAP_OFF) {
             (void)apr_bucket_file_enable_mmap(e, 0);
@@ -1179,7 +1540,20 @@ static int condcache_handler(request_rec *r)
     for (;;) {
         int need_file;
 
+        if (conf_variants(conf) && !st->variant_tried) {
+            choose_variant(r, conf, st);
+        }
         result = evaluate(r, st);
+        if (st->has_variant) {
+            /* the variant's bytes were checked against the file's digest:
+             * the file itself need not be opened */
+            if (result != CC_PRECOND_PASS
+                || condcache_variant_open(r, &st->variant)) {
+                break;
+            }
+            drop_variant(st);
+            continue;
+        }
         need_file = result == CC_PRECOND_PASS
                     || (result == CC_PRECOND_NOT_MODIFIED
                         && st->coding_filters);
@@ -1189,20 +1563,110 @@ static int condcache_handler(request_rec *r)
         if (!verify(r, conf, st)) {
             return DECLINED;
         }
+        st->variant_tried = 0;      /* the file may be another one now */
     }
     return send_response(r, st, result);
 }
 
-/* mod_deflate and mod_brotli, seeing a 304 for a variant they would
- * compress, add their ETag suffix and Vary, and also Content-Encoding.
- * A 304 carries no representation metadata beyond what RFC 9110 15.4.5
- * lists: take that one away again before the headers are written. */
-static apr_status_t not_modified_headers_filter(ap_filter_t *f,
-                                                apr_bucket_brigade *bb)
+/* CondCacheStripCodingSuffix, for responses of other handlers (PHP, CGI,
+ * proxies) behind mod_deflate or mod_brotli (Apache bug 45023): a client
+ * sends back the tag of the compressed response, "v1-gzip", and the
+ * application, which tagged its content "v1", never matches it.  Before
+ * any handler runs, the suffixes of codings the request accepts are taken
+ * off the tags in If-None-Match and If-Match; what the client sent is
+ * kept in a note (the module's own handler answers with it), and a filter
+ * puts the suffix back on the tag of a 304, so that the client is told
+ * the tag it holds. */
+static int condcache_fixups(request_rec *r)
 {
-    if (f->r->status == HTTP_NOT_MODIFIED) {
-        apr_table_unset(f->r->headers_out, "Content-Encoding");
-        f->r->content_encoding = NULL;
+    const dir_conf_t *conf = ap_get_module_config(r->per_dir_config,
+                                                  &condcache_module);
+    static const char *const fields[] = { "If-None-Match", "If-Match" };
+    unsigned refused, stripped = 0;
+    int i;
+
+    if (!conf_strip(conf) || r->main) {
+        return DECLINED;
+    }
+    refused = cc_codings_refused(apr_table_get(r->headers_in,
+                                               "Accept-Encoding"));
+    for (i = 0; i < 2; i++) {
+        const char *v = apr_table_get(r->headers_in, fields[i]);
+        char *out;
+        unsigned bits;
+
+        if (!v) {
+            continue;
+        }
+        out = apr_palloc(r->pool, strlen(v) + 1);
+        bits = cc_etag_list_strip(v, refused, out);
+        if (bits) {
+            apr_table_setn(r->notes, apr_pstrcat(r->pool, NOTE_CLIENT_PREFIX,
+                                                 fields[i], NULL), v);
+            apr_table_setn(r->headers_in, fields[i], out);
+            stripped |= bits;
+        }
+    }
+    if (stripped) {
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "coding suffixes "
+                      "taken off the request's validators for the handler");
+        ap_add_output_filter_handle(suffix_filter, NULL, r, r->connection);
+    }
+    return DECLINED;
+}
+
+/* The 304 of another handler, to a request whose tags lost their coding
+ * suffix: when its ETag is one the client sent with a suffix, it gets the
+ * suffix back (the client keeps the tag of its compressed copy). */
+static apr_status_t suffix_filter_func(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    const char *etag = apr_table_get(r->headers_out, "ETag");
+    const char *inm = apr_table_get(r->notes,
+                                    NOTE_CLIENT_PREFIX "If-None-Match");
+
+    if (r->status == HTTP_NOT_MODIFIED && etag && inm
+        && cc_etag_is_valid(etag, strlen(etag))) {
+        static const unsigned all[] = { CC_CODING_GZIP, CC_CODING_BR,
+                                        CC_CODING_ZSTD };
+        int i;
+
+        for (i = 0; i < 3; i++) {
+            const char *held = variant_tag(r, etag, all[i]);
+            if (cc_etag_list_match_codings(inm, held, CC_COMPARE_WEAK,
+                                           CC_CODING_GZIP | CC_CODING_BR
+                                           | CC_CODING_ZSTD)) {
+                apr_table_setn(r->headers_out, "ETag", held);
+                break;
+            }
+        }
+    }
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* After the content-set filters (mod_deflate, mod_brotli), before the
+ * HTTP header filter, the headers the module sent are made true to what
+ * the filters did:
+ *   - a 304: mod_deflate and mod_brotli, seeing one for a variant they
+ *     would compress, add their ETag suffix and Vary, and also
+ *     Content-Encoding; a 304 carries no representation metadata beyond
+ *     what RFC 9110 15.4.5 lists, so that one goes again;
+ *   - a coded 200 or 206: Repr-Digest named the identity representation,
+ *     which this response is not (Unencoded-Digest stays: it is the
+ *     digest before coding). */
+static apr_status_t headers_filter_func(ap_filter_t *f,
+                                        apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+
+    if (r->status == HTTP_NOT_MODIFIED) {
+        apr_table_unset(r->headers_out, "Content-Encoding");
+        r->content_encoding = NULL;
+    }
+    else if (r->content_encoding
+             || apr_table_get(r->headers_out, "Content-Encoding")) {
+        apr_table_unset(r->headers_out, "Repr-Digest");
     }
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
@@ -1241,6 +1705,14 @@ static const struct {
     STAT("Uncached", "Not stored (changed too recently)", table.uncached),
     STAT("LockRecoveries", "Write locks recovered from dead processes",
          table.lock_recoveries),
+    STAT("VariantsServed", "Precompressed variants sent",
+         table.variants_served),
+    STAT("VariantsChecked", "Precompressed sidecars decoded and compared",
+         table.variants_checked),
+    STAT("VariantsRejected", "Precompressed sidecars rejected (not "
+         "their original)",
+         table.variants_rejected),
+    STAT("BytesDecoded", "Sidecar bytes decoded", table.bytes_decoded),
     STAT("SharedMemoryBytes", "Shared memory (bytes)", table.shm_bytes),
     STAT("BytesPerEntry", "Bytes per entry", table.slot_bytes),
     STAT("QueueWaiting", "Background queue: files waiting", queue.waiting),
@@ -1402,8 +1874,12 @@ static void register_hooks(apr_pool_t *p)
                       APR_HOOK_MIDDLE);
     /* after the content-set filters (mod_deflate, mod_brotli), before
      * the protocol ones (the HTTP header filter) */
-    not_modified_filter = ap_register_output_filter("CONDCACHE_304",
-            not_modified_headers_filter, NULL, AP_FTYPE_CONTENT_SET + 5);
+    headers_filter = ap_register_output_filter("CONDCACHE_HEADERS",
+            headers_filter_func, NULL, AP_FTYPE_CONTENT_SET + 5);
+    suffix_filter = ap_register_output_filter("CONDCACHE_SUFFIX",
+            suffix_filter_func, NULL, AP_FTYPE_CONTENT_SET + 5);
+    /* first: before mod_rewrite's or mod_proxy's fixups look at them */
+    ap_hook_fixups(condcache_fixups, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1435,6 +1911,20 @@ static const command_rec condcache_cmds[] = {
                   "Files bigger than this many bytes are hashed by the "
                   "background worker, not by the request that finds them "
                   "(default 1048576); a .htaccess may only lower it"),
+    AP_INIT_RAW_ARGS("CondCacheIntegrity", set_integrity, NULL, OR_FILEINFO,
+                     "sha-256 and/or sha-512: Repr-Digest and "
+                     "Unencoded-Digest from the remembered digests; Off "
+                     "(the default) for none"),
+    AP_INIT_RAW_ARGS("CondCachePrecompressed", set_precompressed, NULL,
+                     OR_FILEINFO,
+                     "br, gzip and/or zstd: send F.br, F.gz or F.zst in "
+                     "F's place to clients that accept it, once it is "
+                     "known to decode to F; Off (the default) for none"),
+    AP_INIT_TAKE1("CondCacheStripCodingSuffix", set_on_off,
+                  (void *)APR_OFFSETOF(dir_conf_t, strip_suffix), OR_FILEINFO,
+                  "On to take -gzip, -br and -zstd off the tags in "
+                  "If-None-Match and If-Match for other handlers (PHP, "
+                  "CGI, proxies) behind mod_deflate or mod_brotli"),
     AP_INIT_TAKE1("CondCacheTableFile", set_table_file, NULL, RSRC_CONF,
                   "A file that keeps the table of digests across restarts "
                   "and reboots; main server configuration only"),

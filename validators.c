@@ -70,6 +70,7 @@ static const struct {
 } codings[] = {
     { "gzip", "-gzip" },     /* CC_CODING_GZIP */
     { "br",   "-br" },       /* CC_CODING_BR */
+    { "zstd", "-zstd" },     /* CC_CODING_ZSTD */
 };
 
 #define CC_CODING_COUNT (sizeof(codings) / sizeof(codings[0]))
@@ -175,34 +176,81 @@ int cc_etag_list_match_codings(const char *field, const char *etag,
     return 0;
 }
 
-/* Is a qvalue ("0", "0.000", "1", "0.5" ...) zero? */
-static int qvalue_is_zero(const char *q, apr_size_t n)
+unsigned cc_etag_list_strip(const char *field, unsigned refused, char *out)
 {
-    apr_size_t i;
+    const char *p = field, *end = field + strlen(field);
+    unsigned stripped = 0;
+    char *o = out;
 
-    if (n == 0 || q[0] != '0') {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if (q[i] != '.' && q[i] != '0') {
-            return 0;
+    while (p < end) {
+        int weak;
+        apr_size_t n = scan_etag(p, end, &weak), c;
+
+        if (n == 0) {
+            *o++ = *p++;            /* separators and non-tags, as they are */
+            continue;
         }
+        for (c = 0; c < CC_CODING_COUNT; c++) {
+            apr_size_t slen = strlen(codings[c].suffix);
+            apr_size_t open = weak ? 3 : 1;    /* W/" or " */
+            if (!(refused & (1u << c)) && n > open + slen + 1
+                && memcmp(p + n - 1 - slen, codings[c].suffix, slen) == 0) {
+                memcpy(o, p, n - 1 - slen);
+                o += n - 1 - slen;
+                *o++ = '"';
+                stripped |= 1u << c;
+                break;
+            }
+        }
+        if (c == CC_CODING_COUNT) {
+            memcpy(o, p, n);
+            o += n;
+        }
+        p += n;
     }
-    return 1;
+    *o = '\0';
+    return stripped;
 }
 
-unsigned cc_codings_refused(const char *accept_encoding)
+/* A qvalue ("0", "0.5", "1", "1.000": RFC 9110 12.4.2) in thousandths;
+ * -1 when it is not one. */
+static int parse_qvalue(const char *q, apr_size_t n)
 {
-    unsigned listed = 0, accepted = 0, star = 0, star_seen = 0;
-    const char *p = accept_encoding;
+    int v = 0, scale = 100;
     apr_size_t i;
 
-    if (!p) {
-        return (1u << CC_CODING_COUNT) - 1;
+    if (n == 0 || (q[0] != '0' && q[0] != '1') || (n > 1 && q[1] != '.')
+        || n > 5) {
+        return -1;
+    }
+    for (i = 2; i < n; i++, scale /= 10) {
+        if (!apr_isdigit(q[i])) {
+            return -1;
+        }
+        v += (q[i] - '0') * scale;
+    }
+    if (q[0] == '1') {
+        return v == 0 ? 1000 : -1;
+    }
+    return v;
+}
+
+/* The qvalue of every known coding in an Accept-Encoding value, in
+ * thousandths: q[i] for codings[i], -1 when neither it nor "*" is listed;
+ * *identity likewise for "identity".  A member whose qvalue is malformed
+ * counts as q=1, as httpd's own negotiation reads it. */
+static void coding_qvalues(const char *p, int *q, int *identity)
+{
+    int star = -1, listed_identity = -1;
+    apr_size_t i;
+
+    for (i = 0; i < CC_CODING_COUNT; i++) {
+        q[i] = -1;
     }
     while (*p) {
-        const char *name, *q = NULL;
-        apr_size_t nlen, qlen = 0;
+        const char *name;
+        apr_size_t nlen;
+        int qv = 1000;
 
         while (is_ows(*p) || *p == ',') {
             p++;
@@ -216,10 +264,15 @@ unsigned cc_codings_refused(const char *accept_encoding)
         while (*p && *p != ',') {
             if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '='
                 && (p[-1] == ';' || is_ows(p[-1]))) {
-                q = p + 2;
-                for (qlen = 0; q[qlen] && q[qlen] != ',' && q[qlen] != ';'
-                               && !is_ows(q[qlen]); qlen++)
+                const char *v = p + 2;
+                apr_size_t vlen;
+                for (vlen = 0; v[vlen] && v[vlen] != ',' && v[vlen] != ';'
+                               && !is_ows(v[vlen]); vlen++)
                     ;
+                qv = parse_qvalue(v, vlen);
+                if (qv < 0) {
+                    qv = 1000;
+                }
             }
             p++;
         }
@@ -227,24 +280,109 @@ unsigned cc_codings_refused(const char *accept_encoding)
             continue;
         }
         if (nlen == 1 && name[0] == '*') {
-            star_seen = 1;
-            star = !(q && qvalue_is_zero(q, qlen));
+            star = qv;
+            continue;
+        }
+        if (nlen == 8 && strncasecmp(name, "identity", 8) == 0) {
+            listed_identity = qv;
             continue;
         }
         for (i = 0; i < CC_CODING_COUNT; i++) {
             if (strlen(codings[i].name) == nlen
                 && strncasecmp(codings[i].name, name, nlen) == 0) {
-                listed |= 1u << i;
-                if (!(q && qvalue_is_zero(q, qlen))) {
-                    accepted |= 1u << i;
-                }
+                q[i] = qv;
             }
         }
     }
-    if (star_seen && star) {
-        accepted |= ~listed;
+    for (i = 0; i < CC_CODING_COUNT; i++) {
+        if (q[i] < 0) {
+            q[i] = star;
+        }
     }
-    return ((1u << CC_CODING_COUNT) - 1) & ~accepted;
+    *identity = listed_identity >= 0 ? listed_identity : star;
+}
+
+unsigned cc_codings_refused(const char *accept_encoding)
+{
+    int q[CC_CODING_COUNT], identity;
+    unsigned refused = 0;
+    apr_size_t i;
+
+    if (!accept_encoding) {
+        return (1u << CC_CODING_COUNT) - 1;
+    }
+    coding_qvalues(accept_encoding, q, &identity);
+    for (i = 0; i < CC_CODING_COUNT; i++) {
+        if (q[i] <= 0) {
+            refused |= 1u << i;
+        }
+    }
+    return refused;
+}
+
+unsigned cc_coding_choose(const char *accept_encoding,
+                          const unsigned *offered, int n)
+{
+    int q[CC_CODING_COUNT], identity, best_q = 0, i;
+    unsigned best = 0;
+
+    if (!accept_encoding) {
+        return 0;             /* no field: identity, as mod_deflate does */
+    }
+    coding_qvalues(accept_encoding, q, &identity);
+    for (i = 0; i < n; i++) {
+        apr_size_t c;
+        for (c = 0; c < CC_CODING_COUNT && offered[i] != 1u << c; c++)
+            ;
+        /* the first offered among the highest rated: the server's order
+         * breaks ties */
+        if (c < CC_CODING_COUNT && q[c] > best_q) {
+            best_q = q[c];
+            best = offered[i];
+        }
+    }
+    /* identity preferred when rated higher than every coding (unlisted,
+     * it is acceptable but not preferred) */
+    if (best && identity > best_q) {
+        return 0;
+    }
+    return best;
+}
+
+const char *cc_coding_name(unsigned coding)
+{
+    apr_size_t c;
+
+    for (c = 0; c < CC_CODING_COUNT; c++) {
+        if (coding == 1u << c) {
+            return codings[c].name;
+        }
+    }
+    return NULL;
+}
+
+unsigned cc_coding_from_name(const char *name)
+{
+    apr_size_t c;
+
+    for (c = 0; c < CC_CODING_COUNT; c++) {
+        if (strcasecmp(name, codings[c].name) == 0) {
+            return 1u << c;
+        }
+    }
+    return 0;
+}
+
+const char *cc_coding_suffix(unsigned coding)
+{
+    apr_size_t c;
+
+    for (c = 0; c < CC_CODING_COUNT; c++) {
+        if (coding == 1u << c) {
+            return codings[c].suffix;
+        }
+    }
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ */

@@ -13,9 +13,9 @@
  *   entity-tags with optional spaces and tabs; a member that is not an
  *   entity-tag (no quotes, lower-case "w/", spaces or quotes inside, a "*"
  *   among tags) is skipped and the rest of the list still read.
- *   A tag of ours with "-gzip" or "-br" before its closing quote (the
- *   suffixes mod_deflate and mod_brotli add) matches when that coding is
- *   not refused.
+ *   A tag of ours with "-gzip", "-br" or "-zstd" before its closing quote
+ *   (the suffixes mod_deflate and mod_brotli add, and the module gives
+ *   precompressed files) matches when that coding is not refused.
  *   Dates: one HTTP-date (IMF-fixdate, RFC 850 or asctime form), nothing
  *   after it; anything else is ignored, as is a date after the present.
  *
@@ -54,11 +54,33 @@ int cc_etag_list_match(const char *field, const char *etag, cc_compare_e cmp);
 /* Content codings whose ETag suffix is recognised. */
 #define CC_CODING_GZIP  1u     /* "-gzip", mod_deflate */
 #define CC_CODING_BR    2u     /* "-br", mod_brotli */
+#define CC_CODING_ZSTD  4u     /* "-zstd" (precompressed .zst files) */
 
 /* Which of those codings does an Accept-Encoding value not accept (q=0,
  * or not listed and no "*")?  With no Accept-Encoding at all, all of
  * them: mod_deflate and mod_brotli compress nothing then. */
 unsigned cc_codings_refused(const char *accept_encoding);
+
+/* The coding to send, among the `n` offered (CC_CODING_ bits, the
+ * server's order of preference), for an Accept-Encoding value (RFC 9110
+ * 12.5.3): the one with the highest qvalue above 0, the server's order
+ * breaking ties; 0 for identity: no field, none acceptable, or
+ * "identity" rated higher than all of them. */
+unsigned cc_coding_choose(const char *accept_encoding,
+                          const unsigned *offered, int n);
+
+/* CondCacheStripCodingSuffix: writes `field` (If-None-Match or If-Match)
+ * to `out` (strlen(field) + 1 bytes) with the suffix of each coding not
+ * in `refused` taken off the tags that end in it ("abc-gzip" -> "abc"),
+ * everything else as it was.  Returns the CC_CODING_ bits taken off. */
+unsigned cc_etag_list_strip(const char *field, unsigned refused, char *out);
+
+/* A coding's token ("gzip", "br", "zstd") and ETag suffix ("-gzip" ...);
+ * NULL for anything but one CC_CODING_ bit.  From a token (any case): its
+ * bit, or 0. */
+const char *cc_coding_name(unsigned coding);
+const char *cc_coding_suffix(unsigned coding);
+unsigned cc_coding_from_name(const char *name);
 
 /* cc_etag_list_match(), except that a suffix of a coding in `refused`
  * does not match: the client holds a variant it would not get now. */

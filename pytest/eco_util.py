@@ -1,18 +1,23 @@
 """Helpers for the ecosystem tests (test_eco_*.py): finding the
 third-party programs they need, and drivers for the clients and caches the
 tests put in front of mod_condcache (Chromium over the DevTools pipe,
-varnishd, strace).  The tests' second access log is logs.py's (EcoLog);
+varnishd, strace), and the third-party JavaScript of pytest/js (installed
+from its package-lock.json with `npm ci`): an RFC 9651 Structured Fields
+parser (`sf_parse`).  The tests' second access log is logs.py's (EcoLog);
 servers come from CondCacheEnv.start_server.
 
 Nothing here decides a test's outcome by timing: waits are deadlines for
 something that must happen, never measurements.
 """
+import fcntl
+import hashlib
 import json
 import os
 import select
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -78,6 +83,80 @@ def terminate(proc, timeout=10):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout)
+
+
+# --------------------------------------------------------------------------
+# Third-party JavaScript from npm (pytest/js): package.json and
+# package-lock.json name exact versions; `npm ci --prefix pytest/js`
+# installs them into pytest/js/node_modules, once (a stamp of the lock's
+# hash says it is done; a changed lock installs again).  After that
+# nothing needs the network.
+
+JS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "js")
+_NPM_STAMP = ".condcache-lock-sha256"
+
+
+def _lock_digest(js_dir):
+    with open(os.path.join(js_dir, "package-lock.json"), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def npm_ci(js_dir=JS_DIR, timeout=300):
+    """Installs pytest/js's locked packages unless they already are; the
+    path of node.  Fails (not skips) when node or npm is missing or the
+    install fails: scripts/install-deps test installs them, and the tests
+    that need a parser nobody here wrote are not optional."""
+    node = require_program("node", "nodejs", "nodejs")
+    stamp = os.path.join(js_dir, "node_modules", _NPM_STAMP)
+    want = _lock_digest(js_dir)
+    # pytest-xdist workers may get here at once: one installs, the other
+    # waits for it and then finds the stamp
+    lock_path = os.path.join(tempfile.gettempdir(), "condcache-npm-%s.lock"
+                             % hashlib.sha256(js_dir.encode()).hexdigest()[:16])
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with open(stamp) as f:
+                if f.read().strip() == want:
+                    return node
+        except OSError:
+            pass
+        npm = require_program("npm", "npm")
+        p = run([npm, "ci", "--prefix", js_dir, "--no-audit", "--no-fund",
+                 "--ignore-scripts"], timeout=timeout)
+        if p.returncode != 0:
+            pytest.fail("npm ci --prefix %s failed (%d):\n%s%s"
+                        % (js_dir, p.returncode, p.stdout, p.stderr),
+                        pytrace=False)
+        with open(stamp, "w") as f:
+            f.write(want + "\n")
+    return node
+
+
+def sf_parse(values, kind="dictionary", js_dir=JS_DIR):
+    """Parses field values as RFC 9651 Structured Fields with the npm
+    package structured-headers (pytest/js/sf_parse.mjs, one node process
+    for all of them).  `values`: strings; `kind`: "dictionary", "list" or
+    "item".  One result per value, in order: None when the value is not a
+    valid field of that kind, else for a dictionary its members in order
+    as [(key, member)], a member being a dict {"type", "value", "params"}
+    ("binary" values in standard base64, "integer" for numbers without a
+    fraction: the package gives 1.0 and 1 alike) or for an inner list
+    {"type": "inner-list", "items", "params"}."""
+    node = npm_ci(js_dir)
+    values = list(values)
+    p = run([node, os.path.join(js_dir, "sf_parse.mjs")], timeout=60,
+            input=json.dumps([[kind, v] for v in values]), cwd=js_dir)
+    assert p.returncode == 0, "sf_parse.mjs failed: %s" % p.stderr
+    out = []
+    for r in json.loads(p.stdout):
+        if not r["ok"]:
+            out.append(None)
+        elif kind == "dictionary":
+            out.append([tuple(m) for m in r["value"]])
+        else:
+            out.append(r["value"])
+    return out
 
 
 # --------------------------------------------------------------------------

@@ -190,6 +190,7 @@ STATUS_WORDS = ("TableFile", "TableState", "WarmUpState")
 STATUS_COUNTERS = (
     "Capacity", "EntriesInUse", "Hits", "Misses", "Inserts", "Evictions",
     "FilesHashed", "BytesHashed", "Waits", "Uncached", "LockRecoveries",
+    "VariantsServed", "VariantsChecked", "VariantsRejected", "BytesDecoded",
     "SharedMemoryBytes", "BytesPerEntry",
     "QueueWaiting", "QueueAdded", "QueueDone", "QueueStored", "QueueBytes",
     "QueueFull", "WarmUpFiles", "WarmUpHashed", "WarmUpBytes", "WorkerPid",

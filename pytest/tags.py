@@ -4,8 +4,10 @@ The one place the tests (and bench/run and the soak scripts) learn what a
 tag should be: the module's content tags for each digest (sha1, md5,
 sha256, xxh128), core's metadata tag (`FileETag MTime Size`), the forms
 filters and negotiation give a tag (weak prefix, coding suffix, variant
-list), and the regexes of each digest's tag form.  Standard library only
-(libxxhash through ctypes), so bench/run can use it.
+list), the regexes of each digest's tag form, and the integrity fields
+(CondCacheIntegrity: RFC 9530 `Repr-Digest` / `Unencoded-Digest` members
+and the Subresource Integrity values of the same digests).  Standard
+library only (libxxhash through ctypes), so bench/run can use it.
 """
 import base64
 import ctypes
@@ -143,6 +145,37 @@ TAG_RES = {
     "sha256": re.compile(r'^"sha256-[A-Za-z0-9+/]{43}="$'),
     "xxh128": re.compile(r'^"[0-9a-f]{32}"$'),
 }
+
+
+# --------------------------------------------------------------------------
+# Integrity fields (CondCacheIntegrity): RFC 9530's Repr-Digest and
+# Unencoded-Digest, and the Subresource Integrity form of the same digests
+
+# field algorithm name (RFC 9530's registry) -> hashlib name
+INTEGRITY_HASHES = {"sha-256": "sha256", "sha-512": "sha512"}
+
+
+def integrity_digest(algo, data):
+    """The digest bytes of `data` for a field algorithm ("sha-256")."""
+    return hashlib.new(INTEGRITY_HASHES[algo], data).digest()
+
+
+def integrity_member(algo, data):
+    """One dictionary member, as the module writes it:
+    `sha-256=:<base64>:`."""
+    return "%s=:%s:" % (algo, b64(integrity_digest(algo, data)))
+
+
+def integrity_field(data, algos):
+    """The whole field value for `algos` in that order (RFC 9651
+    dictionary, members joined by ", ")."""
+    return ", ".join(integrity_member(a, data) for a in algos)
+
+
+def sri_value(algo, data):
+    """The Subresource Integrity value (`integrity=` attribute) of the same
+    digest: `sha256-<base64>`."""
+    return "%s-%s" % (INTEGRITY_HASHES[algo], b64(integrity_digest(algo, data)))
 
 
 # --------------------------------------------------------------------------

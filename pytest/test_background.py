@@ -383,6 +383,9 @@ class TestBackgroundQueue:
         r = httpd.head("/g/multi.bin")
         check_pending(httpd, r, size)
         wait_hashing(httpd, old_worker)
+        # held mid-hash until the restart: on a loaded machine the status
+        # reads below could otherwise outlast the rest of the hash
+        os.kill(old_worker, signal.SIGSTOP)
 
         stop = threading.Event()
         failures, wrong, counts = [], [], [0, 0]
@@ -430,6 +433,14 @@ class TestBackgroundQueue:
             assert delta(before, mid, "QueueDone") == 0, \
                 "the hash ended before the restart: %r" % mid
             httpd.graceful()
+        finally:
+            # let it go on to receive what the restart sends it (unless the
+            # restart has ended it already)
+            try:
+                os.kill(old_worker, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        try:
             time.sleep(1.0)
         finally:
             stop.set()
@@ -499,18 +510,26 @@ class TestBackgroundQueue:
         before = httpd.status()
         r = httpd.head("/q/blocker.bin")
         check_pending(httpd, r, 2 * GIB)
-        wait_hashing(httpd, before["WorkerPid"])
-        for rel in ("q/replaced.bin", "q/removed.bin"):
-            r = httpd.head("/" + rel)
-            check_pending(httpd, r, 32 * MIB)
-        new = os.urandom(3 * MIB)
-        httpd.write("q/replaced.tmp", new, mtime=OLD)
-        os.rename(httpd.path("q/replaced.tmp"), httpd.path("q/replaced.bin"))
-        os.unlink(httpd.path("q/removed.bin"))
-        many = ["/q/many/%03d.bin" % i for i in range(QUEUE_SLOTS + 40)]
-        resps = [httpd.head(p) for p in many]
-        notes = httpd.notes(resps)
-        mid = httpd.status()
+        worker = before["WorkerPid"]
+        wait_hashing(httpd, worker)
+        # held mid-hash while the queue fills: on a loaded machine the
+        # requests below could otherwise outlast the rest of the hash
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            for rel in ("q/replaced.bin", "q/removed.bin"):
+                r = httpd.head("/" + rel)
+                check_pending(httpd, r, 32 * MIB)
+            new = os.urandom(3 * MIB)
+            httpd.write("q/replaced.tmp", new, mtime=OLD)
+            os.rename(httpd.path("q/replaced.tmp"),
+                      httpd.path("q/replaced.bin"))
+            os.unlink(httpd.path("q/removed.bin"))
+            many = ["/q/many/%03d.bin" % i for i in range(QUEUE_SLOTS + 40)]
+            resps = [httpd.head(p) for p in many]
+            notes = httpd.notes(resps)
+            mid = httpd.status()
+        finally:
+            os.kill(worker, signal.SIGCONT)
         assert delta(before, mid, "QueueDone") == 0, \
             "the worker finished the 2 GiB file too soon: %r" % mid
         assert set(notes) == {"pending", "deferred"}, set(notes)

@@ -138,13 +138,13 @@ def _ram():
 
 
 def test_table_larger_than_half_the_ram_refused(new_server, request):
-    """CondCacheEntries 268435456 (the maximum) needs 24 GiB; and the
+    """CondCacheEntries 268435456 (the maximum) needs 32 GiB; and the
     smallest count over half this machine's RAM is refused too, with the
     numbers in the message."""
     ram = _ram()
-    slot = 96
+    slot = 128                  # status BytesPerEntry
     if 268435456 * slot <= ram // 2:
-        pytest.skip("this machine has more than 48 GiB of RAM")
+        pytest.skip("this machine has more than 64 GiB of RAM")
     srv = new_server("toolarge", server_level("CondCacheEntries 268435456"),
                      start=False)
     out = check_refused(srv, "CondCacheEntries", "268435456")
@@ -163,7 +163,7 @@ def test_table_larger_than_half_the_ram_refused(new_server, request):
     assert rc == 0, out
 
 
-SHM_ENTRIES = 16000000          # 1.5 GB: accepted by the RAM check
+SHM_ENTRIES = 16000000          # 2 GB: accepted by the RAM check
 AS_LIMIT = 1 << 30              # but not under a 1 GiB address space
 
 
@@ -185,7 +185,7 @@ def test_shared_memory_failure_stops_start(new_server, request):
     directive, nothing crashes.  `-k start` detaches before the module
     creates the table, so its exit status is 0 (as for any failure httpd
     meets after detaching); in the foreground it is not."""
-    if SHM_ENTRIES * 96 > _ram() // 2:
+    if SHM_ENTRIES * 128 > _ram() // 2:
         pytest.skip("this machine has too little RAM for a table bigger "
                     "than the address-space limit")
     srv = new_server("shmfail", _shm_conf, start=False)

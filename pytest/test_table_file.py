@@ -314,7 +314,7 @@ def test_changed_while_down(new_server):
 # Damaged and foreign files at the path
 
 ENTRIES = 256
-SLOT = 96               # bytes per slot (status BytesPerEntry)
+SLOT = 128              # bytes per slot (status BytesPerEntry)
 # where a slot's fields are (cc_table.c, cc_slot_t)
 SLOT_SEQ, SLOT_DEV, SLOT_INO, SLOT_SIZE, SLOT_META, SLOT_WORD = \
     0, 8, 16, 24, 48, 64

@@ -241,7 +241,8 @@ def test_tree_larger_than_table(new_server):
     percent = int(m.group(1))
     assert 0 < percent <= 90, percent
     # it stops when the table is that full: one digest per file here
-    assert st["EntriesInUse"] == 64 * percent // 100, (percent, st)
+    assert st["EntriesInUse"] == 64 * percent // 100, (
+        percent, sorted(st.items()), srv.error_log_text()[-3000:])
     # a store into a full window of slots replaces an entry (maybe one the
     # warm-up just made): more files may be stored than entries kept, but
     # the walk stopped well before the end of the tree

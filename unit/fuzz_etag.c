@@ -538,8 +538,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * matches away */
     {
         unsigned refused = cc_codings_refused(part[2] ? part[2] : "");
-        FUZZ_ASSERT((refused & ~(CC_CODING_GZIP | CC_CODING_BR)) == 0,
+        static const unsigned offered[] = { CC_CODING_BR, CC_CODING_ZSTD,
+                                            CC_CODING_GZIP };
+        unsigned chosen = cc_coding_choose(part[2], offered, 3);
+
+        FUZZ_ASSERT((refused & ~(CC_CODING_GZIP | CC_CODING_BR
+                                 | CC_CODING_ZSTD)) == 0,
                     "cc_codings_refused([%s]) = %u", pr(part[2]), refused);
+        /* what is chosen is one coding offered, and one not refused */
+        FUZZ_ASSERT(chosen == 0 || (cc_coding_name(chosen)
+                                    && !(chosen & refused)),
+                    "cc_coding_choose([%s]) = %u, refused %u", pr(part[2]),
+                    chosen, refused);
         if (part[0] && part[1]) {
             int all = cc_etag_list_match(part[0], part[1], CC_COMPARE_WEAK);
             int some = cc_etag_list_match_codings(part[0], part[1],
@@ -547,6 +557,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(!some || all, "refusing codings added a match: "
                         "[%s] [%s] refused %u", part[0], part[1], refused);
         }
+    }
+
+    /* 2c. CondCacheStripCodingSuffix: never longer, nothing stripped when
+     * every coding is refused, and what is left matches no less */
+    if (part[0]) {
+        size_t n = strlen(part[0]);
+        char *out = malloc(n + 1), *same = malloc(n + 1);
+        unsigned bits;
+
+        FUZZ_ASSERT(out && same, "malloc");
+        bits = cc_etag_list_strip(part[0], mode & 7, out);
+        FUZZ_ASSERT(strlen(out) <= n && (bits & (mode & 7)) == 0,
+                    "strip([%s], %u) = [%s] bits %u", part[0], mode & 7,
+                    out, bits);
+        FUZZ_ASSERT((bits == 0) == (strcmp(out, part[0]) == 0),
+                    "strip([%s]): bits %u, [%s]", part[0], bits, out);
+        FUZZ_ASSERT(cc_etag_list_strip(part[0], 7, same) == 0
+                    && strcmp(same, part[0]) == 0, "strip all refused");
+        if (part[1]) {
+            FUZZ_ASSERT(!cc_etag_list_match(part[0], part[1],
+                                            CC_COMPARE_STRONG)
+                        || cc_etag_list_match(out, part[1],
+                                              CC_COMPARE_STRONG)
+                        || bits != 0,
+                        "strip lost a match: [%s] [%s]", part[0], part[1]);
+        }
+        free(out);
+        free(same);
     }
 
     /* 3. preconditions: field as If-Match unless mode says absent */

@@ -27,6 +27,10 @@
  *     that still hit (one entry per key, no entry for any other key);
  *   - cc_table_reuse() finds the table again only with the same geometry;
  *   - cc_table_contains() answers as a lookup would and counts nothing;
+ *   - cc_find_digests() without a descriptor, with 0 to 3 more digests
+ *     (n_also out of range: ERROR, EINVAL, nothing counted): HIT, one hit
+ *     counted, with every digest right and had, when the main one and all
+ *     the others are in the table, else NEED_FILE, nothing counted;
  *   - cc_table_attach() of a copy of the table (as a table file is found
  *     at start) keeps every entry, drops nothing and zeroes the counters
  *     but in_use; with one byte of the copy changed (a damaged file) it
@@ -55,10 +59,11 @@
 #define MAX_ENTRIES 24
 #define MAX_OPS     128
 
-/* The key domain: 10 bits.  dev 1 bit, ino 3 bits, size 1 bit, mtime 2
- * bits, ctime 1 bit, algo 2 bits. */
-#define KEY_BITS 10
-#define NKEYS    (1u << KEY_BITS)
+/* The key domain: 8 bits (dev 1 bit, ino 3 bits, size 1 bit, mtime 2
+ * bits, ctime 1 bit) times the 5 algorithms, SHA-512 included (whose 64
+ * bytes fill a slot's whole digest). */
+#define NALGOS   5
+#define NKEYS    (256u * NALGOS)
 
 static const uint64_t dev_of[2]  = { 0x801, UINT64_MAX };
 static const uint64_t ino_of[8]  = { 1, 2, 3, 0x100000001ull, 12345678, 0,
@@ -66,9 +71,18 @@ static const uint64_t ino_of[8]  = { 1, 2, 3, 0x100000001ull, 12345678, 0,
 static const int64_t  size_of[2] = { 0, INT64_MAX };
 static const int64_t  mtime_of[4] = { 0, 1, -1, INT64_C(1700000000123456789) };
 static const int64_t  ctime_of[2] = { INT64_C(1700000000123456789), INT64_MIN };
-static const cc_algo_e algo_of[4] = {
-    CC_ALGO_SHA1, CC_ALGO_SHA256, CC_ALGO_MD5, CC_ALGO_XXH128
+static const cc_algo_e algo_of[NALGOS] = {
+    CC_ALGO_SHA1, CC_ALGO_SHA256, CC_ALGO_MD5, CC_ALGO_XXH128, CC_ALGO_SHA512
 };
+
+/* The index of algo in algo_of. */
+static unsigned algo_index(cc_algo_e algo)
+{
+    unsigned i;
+    for (i = 0; i < NALGOS && algo_of[i] != algo; i++)
+        ;
+    return i;
+}
 
 static void key_of(unsigned id, cc_file_key_t *k, cc_algo_e *algo)
 {
@@ -78,7 +92,7 @@ static void key_of(unsigned id, cc_file_key_t *k, cc_algo_e *algo)
     k->size = size_of[(id >> 4) & 1];
     k->mtime = mtime_of[(id >> 5) & 3];
     k->ctime = ctime_of[(id >> 7) & 1];
-    *algo = algo_of[(id >> 8) & 3];
+    *algo = algo_of[(id >> 8) % NALGOS];
 }
 
 static uint64_t mix(uint64_t x)
@@ -98,7 +112,7 @@ static void digest_of(unsigned id, unsigned version, cc_digest_t *d)
 
     key_of(id, &k, &algo);
     d->algo = algo;
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < CC_DIGEST_MAX / 8; i++) {     /* every byte a slot keeps */
         h = mix(h + (uint64_t)i);
         memcpy(d->bytes + 8 * i, &h, 8);
     }
@@ -177,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     while (pos < size && ops++ < MAX_OPS) {
         /* 0..15 as the seeds in unit/corpus/table were written */
-        unsigned op = NEXT() % 18;
+        unsigned op = NEXT() % 19;
         cc_digest_t d, got;
         cc_file_key_t k;
         cc_algo_e algo;
@@ -206,17 +220,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memset(&got, 0, sizeof(got));
             /* now and then with another algorithm than the key's */
             if (op == 10) {
-                algo = algo_of[NEXT() & 3];
+                algo = algo_of[NEXT() % NALGOS];
             }
             hit = cc_table_lookup(t, &k, algo, now, &got);
             if (hit) {
                 hits++;
                 FUZZ_ASSERT(got.algo == algo, "algo %d, want %d", got.algo, algo);
-                if (op == 10 && algo != algo_of[(id >> 8) & 3]) {
+                if (op == 10 && algo != algo_of[(id >> 8) % NALGOS]) {
                     /* the key with this other algorithm is another id */
-                    id = (id & 0xff) | (unsigned)((algo == CC_ALGO_SHA1 ? 0
-                            : algo == CC_ALGO_SHA256 ? 1
-                            : algo == CC_ALGO_MD5 ? 2 : 3) << 8);
+                    id = (id & 0xff) | algo_index(algo) << 8;
                 }
                 v = version_of(id, &got);
                 FUZZ_ASSERT(v >= 0 && (ref[id] >> v & 1),
@@ -250,7 +262,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 14: {                                        /* a bad digest */
             memset(&d, 0, sizeof(d));
-            d.algo = (cc_algo_e)(NEXT() % 2 ? CC_ALGO_NONE : 5 + NEXT() % 100);
+            d.algo = (cc_algo_e)(NEXT() % 2 ? CC_ALGO_NONE
+                                 : CC_ALGO_SHA512 + 1 + NEXT() % 100);
             FUZZ_ASSERT(cc_table_store(t, &k, &d, now) == 0,
                         "store with algo %d accepted", d.algo);
             break;
@@ -307,10 +320,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int has;
 
             if (NEXT() & 1) {
-                algo = algo_of[NEXT() & 3];
-                id = (id & 0xff) | (unsigned)((algo == CC_ALGO_SHA1 ? 0
-                        : algo == CC_ALGO_SHA256 ? 1
-                        : algo == CC_ALGO_MD5 ? 2 : 3) << 8);
+                algo = algo_of[NEXT() % NALGOS];
+                id = (id & 0xff) | algo_index(algo) << 8;
             }
             cc_table_stats(t, &before);
             has = cc_table_contains(t, &k, algo);
@@ -413,7 +424,86 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         "kept %llu", present, (unsigned long long)rep.kept);
             break;
         }
-        default:                              /* op is below 18 */
+        case 18: {             /* cc_find_digests() without a descriptor */
+            cc_find_t how;
+            cc_also_t also;
+            cc_table_stats_t before;
+            cc_algo_e others[NALGOS - 1];
+            apr_status_t err = -1;
+            cc_outcome_e o;
+            unsigned sel = NEXT(), rot = NEXT(), i, n = 0;
+            int main_in, all_in = 1;
+
+            for (i = 0; i < NALGOS; i++) {
+                if (algo_of[i] != algo) {
+                    others[n++] = algo_of[i];
+                }
+            }
+            memset(&how, 0, sizeof(how));
+            how.algo = algo;
+            how.max_size = (sel & 0x80) ? 0 : INT64_MAX;
+            how.now = now;
+            how.n_also = (int)(sel & 7) - 1;    /* -1 .. 6: 0 .. 3 are valid */
+            for (i = 0; i < CC_DIGEST_MULTI_MAX - 1; i++) {
+                how.also[i] = others[(rot + i) % (NALGOS - 1)];   /* distinct */
+            }
+            memset(&also, 0x5a, sizeof(also));
+            memset(&got, 0, sizeof(got));
+            cc_table_stats(t, &before);
+            o = cc_find_digests(t, -1, &k, &how, &got, &also, &err);
+            cc_table_stats(t, &st);
+            if (how.n_also < 0 || how.n_also > CC_DIGEST_MULTI_MAX - 1) {
+                FUZZ_ASSERT(o == CC_OUTCOME_ERROR && err == APR_EINVAL,
+                            "n_also %d: %s, err %d", how.n_also,
+                            cc_outcome_name(o), err);
+                FUZZ_ASSERT(st.hits == before.hits, "n_also %d counted a hit",
+                            how.n_also);
+                for (i = 0; i < CC_DIGEST_MULTI_MAX - 1; i++) {
+                    FUZZ_ASSERT(!also.have[i], "n_also %d: have[%u]",
+                                how.n_also, i);
+                }
+                break;
+            }
+            FUZZ_ASSERT(err == APR_SUCCESS, "find digests fd -1: err %d", err);
+            if (k.size > how.max_size) {
+                FUZZ_ASSERT(o == CC_OUTCOME_TOO_LARGE, "find digests fd -1 of "
+                            "key %u over the limit: %s", id,
+                            cc_outcome_name(o));
+                FUZZ_ASSERT(st.hits == before.hits, "too large, yet a hit");
+                break;
+            }
+            main_in = cc_table_contains(t, &k, algo);
+            for (i = 0; i < (unsigned)how.n_also; i++) {
+                all_in &= cc_table_contains(t, &k, how.also[i]);
+            }
+            if (!main_in || !all_in) {
+                FUZZ_ASSERT(o == CC_OUTCOME_NEED_FILE, "key %u: main %d, all "
+                            "also %d (n %d): %s, want need-file", id, main_in,
+                            all_in, how.n_also, cc_outcome_name(o));
+                FUZZ_ASSERT(st.hits == before.hits, "need-file counted a hit");
+                break;
+            }
+            FUZZ_ASSERT(o == CC_OUTCOME_HIT, "key %u with all %d also "
+                        "digests: %s, want hit", id, how.n_also,
+                        cc_outcome_name(o));
+            hits++;
+            v = version_of(id, &got);
+            FUZZ_ASSERT(v >= 0 && (ref[id] >> v & 1), "key %u: find digests "
+                        "gave a digest of key %d", id, owner_of(&got));
+            for (i = 0; i < (unsigned)how.n_also; i++) {
+                unsigned aid = (id & 0xff) | algo_index(how.also[i]) << 8;
+
+                FUZZ_ASSERT(also.have[i], "key %u: also %u (%s) not had", id,
+                            i, cc_algo_name(how.also[i]));
+                v = version_of(aid, &also.digest[i]);
+                FUZZ_ASSERT(v >= 0 && (ref[aid] >> v & 1), "key %u: also %u "
+                            "(%s) is a digest of key %d", id, i,
+                            cc_algo_name(how.also[i]),
+                            owner_of(&also.digest[i]));
+            }
+            break;
+        }
+        default:                              /* op is below 19 */
             break;
         }
         cc_table_stats(t, &st);

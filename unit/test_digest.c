@@ -1,8 +1,9 @@
 /* unit/test_digest.c: unit tests of cc_digest.c, the core unit that
  * hashes files and buffers and makes entity-tags of digests.
  *
- * Owns: the algorithms (names, sizes, values out of range), known answers
- * of every algorithm, cc_digest_buffer() against libcrypto and libxxhash
+ * Owns: the algorithms (names, sizes, values out of range, which may make
+ * an ETag, the names of integrity fields), known answers of every
+ * algorithm (SHA-512 too, and of a 1 MiB pattern), cc_digest_buffer() against libcrypto and libxxhash
  * called directly, cc_digest_fd() against cc_digest_buffer() around the
  * CC_READ_BLOCK boundary, its errors, its exact-size reads (a file that
  * is shorter or longer than the size it is given is APR_INCOMPLETE),
@@ -58,13 +59,137 @@ static void test_algo_names(void)
     CHECK_STR(cc_algo_name(CC_ALGO_MD5), "md5");
     CHECK_STR(cc_algo_name(CC_ALGO_XXH128), "xxh128");
     CHECK(cc_algo_name(CC_ALGO_NONE) == NULL);
-    CHECK(cc_algo_name((cc_algo_e)5) == NULL);
+    CHECK(cc_algo_name((cc_algo_e)6) == NULL);
     CHECK_INT(cc_algo_size(CC_ALGO_SHA1), 20);
     CHECK_INT(cc_algo_size(CC_ALGO_SHA256), 32);
     CHECK_INT(cc_algo_size(CC_ALGO_MD5), 16);
     CHECK_INT(cc_algo_size(CC_ALGO_XXH128), 16);
     CHECK_INT(cc_algo_size(CC_ALGO_NONE), 0);
+    CHECK_INT(cc_algo_size((cc_algo_e)6), 0);
     CHECK_INT(cc_algo_size((cc_algo_e)99), 0);
+    /* SHA-512: a name of its own; its field name is not one */
+    CHECK_INT(cc_algo_from_name("sha512"), CC_ALGO_SHA512);
+    CHECK_INT(cc_algo_from_name("SHA512"), CC_ALGO_SHA512);
+    CHECK_INT(cc_algo_from_name("sha-512"), CC_ALGO_NONE);
+    CHECK_INT(cc_algo_from_name("sha-256"), CC_ALGO_NONE);
+    CHECK_INT(cc_algo_from_name("sha51"), CC_ALGO_NONE);
+    CHECK_INT(cc_algo_from_name("sha5120"), CC_ALGO_NONE);
+    CHECK_STR(cc_algo_name(CC_ALGO_SHA512), "sha512");
+    CHECK_INT(cc_algo_size(CC_ALGO_SHA512), 64);
+    /* CC_DIGEST_MAX is the longest digest, and names go both ways */
+    {
+        apr_size_t longest = 0;
+        int a;
+
+        for (a = 0; a < N_EVERY_ALGO; a++) {
+            apr_size_t n = cc_algo_size(every_algo[a]);
+            CHECK(n > 0 && n <= CC_DIGEST_MAX);
+            if (n > longest) {
+                longest = n;
+            }
+            CHECK_INT(cc_algo_from_name(cc_algo_name(every_algo[a])),
+                      every_algo[a]);
+        }
+        CHECK_INT(longest, CC_DIGEST_MAX);
+        CHECK_INT(CC_DIGEST_MAX, 64);
+    }
+}
+
+/* Which algorithms may make an ETag: all but SHA-512 (fields only), and
+ * nothing that is no algorithm. */
+static void test_algo_for_etag(void)
+{
+    CHECK(cc_algo_for_etag(CC_ALGO_SHA1));
+    CHECK(cc_algo_for_etag(CC_ALGO_SHA256));
+    CHECK(cc_algo_for_etag(CC_ALGO_MD5));
+    CHECK(cc_algo_for_etag(CC_ALGO_XXH128));
+    CHECK(!cc_algo_for_etag(CC_ALGO_SHA512));
+    CHECK(!cc_algo_for_etag(CC_ALGO_NONE));
+    CHECK(!cc_algo_for_etag((cc_algo_e)6));
+    CHECK(!cc_algo_for_etag((cc_algo_e)7));
+    CHECK(!cc_algo_for_etag((cc_algo_e)99));
+    CHECK(!cc_algo_for_etag((cc_algo_e)255));
+    /* the test's own list of ETag algorithms is the same */
+    {
+        int a, n = 0;
+        for (a = 0; a < 64; a++) {
+            n += cc_algo_for_etag((cc_algo_e)a) != 0;
+        }
+        CHECK_INT(n, N_ALGOS);
+        for (a = 0; a < N_ALGOS; a++) {
+            CHECK(cc_algo_for_etag(all_algos[a]));
+        }
+    }
+}
+
+/* The names of RFC 9530's registry ("sha-256", "sha-512"), either way:
+ * case-insensitive from a name, lower case to one; every other name and
+ * algorithm has none. */
+static void test_algo_field_names(void)
+{
+    static const struct {
+        const char *name;
+        cc_algo_e algo;
+    } from[] = {
+        { "sha-256", CC_ALGO_SHA256 },
+        { "SHA-256", CC_ALGO_SHA256 },
+        { "Sha-256", CC_ALGO_SHA256 },
+        { "sha-512", CC_ALGO_SHA512 },
+        { "SHA-512", CC_ALGO_SHA512 },
+        { "sHa-512", CC_ALGO_SHA512 },
+        /* ETag names are no field names */
+        { "sha256", CC_ALGO_NONE },
+        { "sha512", CC_ALGO_NONE },
+        { "sha1", CC_ALGO_NONE },
+        { "md5", CC_ALGO_NONE },
+        { "xxh128", CC_ALGO_NONE },
+        /* deprecated or unknown in the registry, near misses */
+        { "sha", CC_ALGO_NONE },
+        { "sha-1", CC_ALGO_NONE },
+        { "unixsum", CC_ALGO_NONE },
+        { "crc32c", CC_ALGO_NONE },
+        { "sha-384", CC_ALGO_NONE },
+        { "sha-25", CC_ALGO_NONE },
+        { "sha-2560", CC_ALGO_NONE },
+        { "sha-256 ", CC_ALGO_NONE },
+        { " sha-256", CC_ALGO_NONE },
+        { "sha_256", CC_ALGO_NONE },
+        { "sha-256\t", CC_ALGO_NONE },
+        { "", CC_ALGO_NONE },
+    };
+    size_t i;
+    int a;
+
+    for (i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
+        CHECK_MSG(cc_algo_from_field_name(from[i].name) == from[i].algo,
+                  "cc_algo_from_field_name(\"%s\") = %d, want %d",
+                  esc(from[i].name), (int)cc_algo_from_field_name(from[i].name),
+                  (int)from[i].algo);
+    }
+    CHECK_INT(cc_algo_from_field_name(NULL), CC_ALGO_NONE);
+    CHECK_STR(cc_algo_field_name(CC_ALGO_SHA256), "sha-256");
+    CHECK_STR(cc_algo_field_name(CC_ALGO_SHA512), "sha-512");
+    CHECK(cc_algo_field_name(CC_ALGO_SHA1) == NULL);
+    CHECK(cc_algo_field_name(CC_ALGO_MD5) == NULL);
+    CHECK(cc_algo_field_name(CC_ALGO_XXH128) == NULL);
+    CHECK(cc_algo_field_name(CC_ALGO_NONE) == NULL);
+    CHECK(cc_algo_field_name((cc_algo_e)6) == NULL);
+    CHECK(cc_algo_field_name((cc_algo_e)99) == NULL);
+    /* round trips, and the field names are RFC 9651 keys (lower case) */
+    for (a = 0; a < N_EVERY_ALGO; a++) {
+        const char *f = cc_algo_field_name(every_algo[a]);
+        const char *c;
+
+        if (!f) {
+            continue;
+        }
+        CHECK_INT(cc_algo_from_field_name(f), every_algo[a]);
+        CHECK(*f >= 'a' && *f <= 'z');
+        for (c = f; *c; c++) {
+            CHECK_MSG((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')
+                      || *c == '-', "field name %s", f);
+        }
+    }
 }
 
 /* BUG (fixed): algo_valid() was `algo > CC_ALGO_NONE && (int)algo <
@@ -87,6 +212,8 @@ static void child_algo_out_of_range(void *arg)
         fprintf(stderr, "    (child) algo 0x%x...\n", bad[i]);
         CHECK(cc_algo_name(a) == NULL);
         CHECK_INT(cc_algo_size(a), 0);
+        CHECK(!cc_algo_for_etag(a));
+        CHECK(cc_algo_field_name(a) == NULL);
         memset(&d, 0, sizeof(d));
         d.algo = a;
         cc_etag_format(&d, tag);                 /* must not crash */
@@ -100,7 +227,9 @@ static void test_algo_out_of_range(void)
 }
 
 /* Known answers, computed with `openssl dgst -sha1|-sha256|-md5` and
- * `xxh128sum` (xxhash 0.8.1) when this test was written. */
+ * `xxh128sum` (xxhash 0.8.1) when this test was written; SHA-512 with
+ * `openssl dgst -sha512` and Python's hashlib (for "", "abc" and the
+ * million a: FIPS 180-2's examples). */
 #define KAT_MILLION_A   1000000     /* 1,000,000 x 'a' */
 #define KAT_PATTERN_LEN 300007      /* byte i = (31 i + (i >> 8)) & 0xff */
 
@@ -125,6 +254,18 @@ static const struct {
     { "pattern", CC_ALGO_SHA256, "028c50fdaae72462431ac4f4fd6b16453c956aaa5680f681516d56c9975a9270" },
     { "pattern", CC_ALGO_MD5,    "da1b8cc29fb6dc8f0bdf332042dabf57" },
     { "pattern", CC_ALGO_XXH128, "613392ff7a93b3bfefb2cb772bac9e62" },
+    { "", CC_ALGO_SHA512,
+      "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+      "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e" },
+    { "abc", CC_ALGO_SHA512,
+      "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+      "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f" },
+    { "million-a", CC_ALGO_SHA512,
+      "e718483d0ce769644e2e42c7bc15b4638e1f98b13b2044285632a803afa973eb"
+      "de0ff244877ea60a4cb0432ce577c31beb009c5c2c49aa2e4eadb217ad8cc09b" },
+    { "pattern", CC_ALGO_SHA512,
+      "da53e0fd4fc29326188171abd900c6d6a2bfe60d3602313c555db393fa1cdbfd"
+      "8e163d5031357d12df426857be16c903ded29524cc25cfac07806d0a096b1c23" },
 };
 
 static unsigned char *kat_input(const char *name, size_t *len)
@@ -177,7 +318,8 @@ static void test_digest_kat(void)
                       (unsigned)i);
         }
         /* the same through a file */
-        snprintf(name, sizeof(name), "kat-%s", kats[k].input);
+        snprintf(name, sizeof(name), "kat-%s-%s", kats[k].input,
+                 cc_algo_name(kats[k].algo));
         REQUIRE(make_file(name, in, len) == 0);
         fd = open_tmp(name, O_RDONLY);
         REQUIRE(fd >= 0);
@@ -189,6 +331,86 @@ static void test_digest_kat(void)
         close(fd);
         free(in);
     }
+}
+
+/* SHA-512 of a 1 MiB pattern (byte i = (131 i + 7 (i >> 12)) & 0xff):
+ * the known answer (Python's hashlib), libcrypto called directly,
+ * cc_digest_buffer(), cc_digest_fd() and cc_digest_fd_multi() with
+ * SHA-512 in every position among the others (and with SHA-256 alone,
+ * the pair of the two integrity fields): one read, the same digests. */
+#define MIB_PATTERN_SHA512 \
+    "de2170f06d5c93e0b52fca99c59a49e8f1d9970105139e73486b4a7112590c88" \
+    "9c732ff92e3170251e6a0ff0b87f38c37fa6a138e59349e29d3f2e21076d2a5a"
+
+static void test_digest_sha512_mib(void)
+{
+    static const cc_algo_e base[CC_DIGEST_MULTI_MAX] = {
+        CC_ALGO_SHA256, CC_ALGO_XXH128, CC_ALGO_MD5, CC_ALGO_SHA1
+    };
+    const size_t len = 1 << 20;
+    unsigned char *buf = malloc(len), direct[EVP_MAX_MD_SIZE];
+    unsigned int dn = 0;
+    char hex[2 * CC_DIGEST_MAX + 1];
+    cc_digest_t d, f, outs[CC_DIGEST_MULTI_MAX], want;
+    apr_uint64_t bytes;
+    size_t i;
+    int fd, pos, j;
+
+    REQUIRE(buf);
+    for (i = 0; i < len; i++) {
+        buf[i] = (unsigned char)((i * 131 + (i >> 12) * 7) & 0xff);
+    }
+    memset(&d, 0x5a, sizeof(d));
+    cc_digest_buffer(buf, len, CC_ALGO_SHA512, &d);
+    CHECK_INT(d.algo, CC_ALGO_SHA512);
+    to_hex(d.bytes, 64, hex);
+    CHECK_STR(hex, MIB_PATTERN_SHA512);
+    REQUIRE(EVP_Digest(buf, len, direct, &dn, EVP_sha512(), NULL) == 1);
+    CHECK_INT(dn, 64);
+    CHECK(memcmp(direct, d.bytes, 64) == 0);
+
+    REQUIRE(make_file("sha512-mib.bin", buf, len) == 0);
+    fd = open_tmp("sha512-mib.bin", O_RDONLY);
+    REQUIRE(fd >= 0);
+    bytes = 0;
+    memset(&f, 0xee, sizeof(f));
+    CHECK_INT(cc_digest_fd(fd, (apr_int64_t)len, CC_ALGO_SHA512, &f, &bytes,
+                           NULL), APR_SUCCESS);
+    CHECK(memcmp(&f, &d, sizeof(d)) == 0);
+    CHECK_U64(bytes, len);
+    /* a size short of the file's: no digest */
+    CHECK_INT(cc_digest_fd(fd, (apr_int64_t)len - 1, CC_ALGO_SHA512, &f, NULL,
+                           NULL), APR_INCOMPLETE);
+    for (pos = 0; pos < CC_DIGEST_MULTI_MAX; pos++) {
+        cc_algo_e algos[CC_DIGEST_MULTI_MAX];
+
+        memcpy(algos, base, sizeof(algos));
+        algos[pos] = CC_ALGO_SHA512;
+        bytes = 0;
+        memset(outs, 0xee, sizeof(outs));
+        CHECK_INT(cc_digest_fd_multi(fd, (apr_int64_t)len, algos,
+                                     CC_DIGEST_MULTI_MAX, outs, &bytes, NULL),
+                  APR_SUCCESS);
+        CHECK_U64(bytes, len);
+        for (j = 0; j < CC_DIGEST_MULTI_MAX; j++) {
+            cc_digest_buffer(buf, len, algos[j], &want);
+            CHECK_MSG(memcmp(&outs[j], &want, sizeof(want)) == 0,
+                      "SHA-512 at %d: outs[%d] (%s) differs from the "
+                      "buffer's", pos, j, cc_algo_name(algos[j]));
+        }
+    }
+    {   /* the two integrity fields' algorithms */
+        static const cc_algo_e pair[2] = { CC_ALGO_SHA256, CC_ALGO_SHA512 };
+        bytes = 0;
+        CHECK_INT(cc_digest_fd_multi(fd, (apr_int64_t)len, pair, 2, outs,
+                                     &bytes, NULL), APR_SUCCESS);
+        CHECK_U64(bytes, len);
+        CHECK(digest_eq(&outs[1], &d));
+        cc_digest_buffer(buf, len, CC_ALGO_SHA256, &want);
+        CHECK(digest_eq(&outs[0], &want));
+    }
+    close(fd);
+    free(buf);
 }
 
 /* Against libcrypto and libxxhash called directly, many lengths. */
@@ -203,10 +425,10 @@ static void test_digest_buffer_vs_direct(void)
     for (round = 0; round < 200; round++) {
         size_t len = round < 130 ? (size_t)round : (size_t)(rnd_next(&s) % 70000);
         int a;
-        for (a = 0; a < N_ALGOS; a++) {
+        for (a = 0; a < N_EVERY_ALGO; a++) {
             cc_digest_t d;
             unsigned char want[CC_DIGEST_MAX];
-            cc_algo_e algo = all_algos[a];
+            cc_algo_e algo = every_algo[a];
 
             cc_digest_buffer(buf, len, algo, &d);
             if (algo == CC_ALGO_XXH128) {
@@ -218,6 +440,7 @@ static void test_digest_buffer_vs_direct(void)
                 unsigned int n = 0;
                 const EVP_MD *md = algo == CC_ALGO_SHA1 ? EVP_sha1()
                                  : algo == CC_ALGO_SHA256 ? EVP_sha256()
+                                 : algo == CC_ALGO_SHA512 ? EVP_sha512()
                                  : EVP_md5();
                 EVP_Digest(buf, len, want, &n, md, NULL);
             }
@@ -226,10 +449,10 @@ static void test_digest_buffer_vs_direct(void)
                       cc_algo_name(algo), len);
         }
     }
-    for (round = 0; round < N_ALGOS; round++) {   /* NULL, 0 is the empty input */
+    for (round = 0; round < N_EVERY_ALGO; round++) { /* NULL, 0: empty input */
         cc_digest_t a, b;
-        cc_digest_buffer(NULL, 0, all_algos[round], &a);
-        cc_digest_buffer("", 0, all_algos[round], &b);
+        cc_digest_buffer(NULL, 0, every_algo[round], &a);
+        cc_digest_buffer("", 0, every_algo[round], &b);
         CHECK(memcmp(&a, &b, sizeof(a)) == 0);
     }
     {   /* CC_ALGO_NONE and junk: a zeroed digest */
@@ -266,25 +489,25 @@ static void test_digest_fd_sizes(void)
         REQUIRE(make_file(name, buf, sizes[i]) == 0);
         fd = open_tmp(name, O_RDONLY);
         REQUIRE(fd >= 0);
-        for (a = 0; a < N_ALGOS; a++) {
+        for (a = 0; a < N_EVERY_ALGO; a++) {
             cc_digest_t want, got;
             apr_uint64_t bytes = 1000;       /* it adds, it does not set */
             off_t at = (off_t)(sizes[i] / 3);
             apr_status_t rv;
 
-            cc_digest_buffer(buf, sizes[i], all_algos[a], &want);
+            cc_digest_buffer(buf, sizes[i], every_algo[a], &want);
             REQUIRE(lseek(fd, at, SEEK_SET) == at);
             memset(&got, 0xee, sizeof(got));
-            rv = cc_digest_fd(fd, (apr_int64_t)sizes[i], all_algos[a], &got,
+            rv = cc_digest_fd(fd, (apr_int64_t)sizes[i], every_algo[a], &got,
                               &bytes, NULL);
             CHECK_INT(rv, APR_SUCCESS);
             CHECK_MSG(memcmp(&got, &want, sizeof(want)) == 0,
                       "%s of a %zu-byte file differs from the buffer's",
-                      cc_algo_name(all_algos[a]), sizes[i]);
+                      cc_algo_name(every_algo[a]), sizes[i]);
             CHECK_U64(bytes, 1000 + sizes[i]);
             CHECK_INT(lseek(fd, 0, SEEK_CUR), at);
             /* bytes_read may be NULL */
-            CHECK_INT(cc_digest_fd(fd, (apr_int64_t)sizes[i], all_algos[a],
+            CHECK_INT(cc_digest_fd(fd, (apr_int64_t)sizes[i], every_algo[a],
                                    &got, NULL, NULL), APR_SUCCESS);
             CHECK(memcmp(&got, &want, sizeof(want)) == 0);
         }
@@ -348,8 +571,8 @@ static void test_digest_fd_exact_size(void)
         REQUIRE(make_file(name, buf, lens[i]) == 0);
         fd = open_tmp(name, O_RDONLY);
         REQUIRE(fd >= 0);
-        for (a = 0; a < N_ALGOS; a++) {
-            cc_algo_e algo = all_algos[a];
+        for (a = 0; a < N_EVERY_ALGO; a++) {
+            cc_algo_e algo = every_algo[a];
 
             cc_digest_buffer(buf, lens[i], algo, &want);
             bytes = 0;
@@ -386,15 +609,15 @@ static void test_digest_fd_exact_size(void)
     REQUIRE(make_file("exact-empty", "", 0) == 0);
     fd = open_tmp("exact-empty", O_RDONLY);
     REQUIRE(fd >= 0);
-    for (a = 0; a < N_ALGOS; a++) {
-        cc_digest_buffer(NULL, 0, all_algos[a], &empty);
+    for (a = 0; a < N_EVERY_ALGO; a++) {
+        cc_digest_buffer(NULL, 0, every_algo[a], &empty);
         bytes = 7;
         memset(&got, 0xee, sizeof(got));
-        CHECK_INT(cc_digest_fd(fd, 0, all_algos[a], &got, &bytes, NULL),
+        CHECK_INT(cc_digest_fd(fd, 0, every_algo[a], &got, &bytes, NULL),
                   APR_SUCCESS);
         CHECK(digest_eq(&got, &empty));
         CHECK_U64(bytes, 7);
-        CHECK_INT(cc_digest_fd(fd, 1, all_algos[a], &got, &bytes, NULL),
+        CHECK_INT(cc_digest_fd(fd, 1, every_algo[a], &got, &bytes, NULL),
                   APR_INCOMPLETE);
         CHECK_U64(bytes, 7);
     }
@@ -536,9 +759,12 @@ static void test_digest_fd_multi_sizes(void)
         0, 1, 4097, CC_READ_BLOCK - 1, CC_READ_BLOCK, CC_READ_BLOCK + 1,
         2 * CC_READ_BLOCK + 7
     };
+    /* quick (valgrind): the first two orders */
     static const cc_algo_e orders[][CC_DIGEST_MULTI_MAX] = {
         { CC_ALGO_SHA1, CC_ALGO_SHA256, CC_ALGO_MD5, CC_ALGO_XXH128 },
+        { CC_ALGO_SHA512, CC_ALGO_SHA256, CC_ALGO_XXH128, CC_ALGO_SHA512 },
         { CC_ALGO_XXH128, CC_ALGO_MD5, CC_ALGO_SHA256, CC_ALGO_SHA1 },
+        { CC_ALGO_MD5, CC_ALGO_SHA1, CC_ALGO_SHA512, CC_ALGO_XXH128 },
         { CC_ALGO_MD5, CC_ALGO_SHA1, CC_ALGO_XXH128, CC_ALGO_SHA256 },
         { CC_ALGO_SHA256, CC_ALGO_SHA256, CC_ALGO_XXH128, CC_ALGO_XXH128 },
     };
@@ -548,7 +774,7 @@ static void test_digest_fd_multi_sizes(void)
     REQUIRE(buf);
     REQUIRE(CC_DIGEST_MULTI_MAX == N_ALGOS);
     for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        cc_digest_t want[N_ALGOS + 1];
+        cc_digest_t want[CC_ALGO_SHA512 + 1];   /* by algorithm */
         char name[64];
         size_t o;
         int fd, a, n;
@@ -558,8 +784,8 @@ static void test_digest_fd_multi_sizes(void)
         REQUIRE(make_file(name, buf, sizes[i]) == 0);
         fd = open_tmp(name, O_RDONLY);
         REQUIRE(fd >= 0);
-        for (a = 0; a < N_ALGOS; a++) {
-            cc_algo_e algo = all_algos[a];
+        for (a = 0; a < N_EVERY_ALGO; a++) {
+            cc_algo_e algo = every_algo[a];
             REQUIRE(cc_digest_fd(fd, (apr_int64_t)sizes[i], algo,
                                  &want[algo], NULL, NULL) == APR_SUCCESS);
         }
@@ -625,9 +851,10 @@ static void test_digest_fd_multi_errors(void)
     static const struct {
         cc_algo_e algos[3];
         int n;
-    } bad[] = {
+    } bad[] = {   /* (cc_algo_e)5 was no algorithm before SHA-512 */
         { { CC_ALGO_NONE }, 1 },
-        { { (cc_algo_e)5 }, 1 },
+        { { (cc_algo_e)6 }, 1 },
+        { { CC_ALGO_SHA512, (cc_algo_e)6 }, 2 },
         { { CC_ALGO_SHA1, CC_ALGO_NONE }, 2 },
         { { CC_ALGO_XXH128, CC_ALGO_SHA256, (cc_algo_e)0xffffffffu }, 3 },
         { { (cc_algo_e)0x80000000u, CC_ALGO_MD5 }, 2 },
@@ -808,6 +1035,10 @@ static void test_etag_format(void)
         { "abc", CC_ALGO_MD5,    "\"900150983cd24fb0d6963f7d28e17f72\"" },
         { "",    CC_ALGO_XXH128, "\"99aa06d3014798d86001c324468d497f\"" },
         { "abc", CC_ALGO_XXH128, "\"06b05ab6733a618578af5f94892f3950\"" },
+        /* sha512: no ETag of the module's (cc_algo_for_etag), but the
+         * form is defined: "sha512-" and 88 base64 characters */
+        { "",    CC_ALGO_SHA512, "\"sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==\"" },
+        { "abc", CC_ALGO_SHA512, "\"sha512-3a81oZNherrMQXNJriBBMRLm+k6JqX6iCp7u5ktV05ohkpkqJ0/BqDa6PCOj/uu9RU1EI2Q86A4qmslPpUyknw==\"" },
     };
     size_t i;
     int a;
@@ -831,7 +1062,7 @@ static void test_etag_format(void)
         }
     }
     /* shapes, over many digests: lengths and alphabets */
-    for (a = 0; a < N_ALGOS; a++) {
+    for (a = 0; a < N_EVERY_ALGO; a++) {
         int k;
         for (k = 0; k < 64; k++) {
             cc_digest_t d;
@@ -839,21 +1070,26 @@ static void test_etag_format(void)
             apr_size_t len, j, want_len;
             const char *body;
 
-            d.algo = all_algos[a];
+            d.algo = every_algo[a];
             fill_pattern(d.bytes, sizeof(d.bytes), (uint64_t)(k * 7 + a));
             if (k == 0) memset(d.bytes, 0, sizeof(d.bytes));
             if (k == 1) memset(d.bytes, 0xff, sizeof(d.bytes));
             len = cc_etag_format(&d, buf);
             want_len = d.algo == CC_ALGO_SHA1 ? 30
-                     : d.algo == CC_ALGO_SHA256 ? 53 : 34;
+                     : d.algo == CC_ALGO_SHA256 ? 53
+                     : d.algo == CC_ALGO_SHA512 ? 1 + 7 + 88 + 1 : 34;
             CHECK_INT(len, want_len);
             CHECK_INT(strlen(buf), len);
-            CHECK(len < CC_ETAG_MAX);
+            CHECK(len < CC_ETAG_MAX);             /* and its NUL */
             CHECK(buf[0] == '"' && buf[len - 1] == '"');
             CHECK(is_strong_entity_tag(buf, len));
             body = buf + 1;
             if (d.algo == CC_ALGO_SHA256) {
                 CHECK(strncmp(body, "sha256-", 7) == 0);
+                body += 7;
+            }
+            if (d.algo == CC_ALGO_SHA512) {
+                CHECK(strncmp(body, "sha512-", 7) == 0);
                 body += 7;
             }
             for (j = 0; body + j < buf + len - 1; j++) {
@@ -874,6 +1110,10 @@ static void test_etag_format(void)
             if (d.algo == CC_ALGO_SHA256) {
                 CHECK(buf[len - 2] == '=' && buf[len - 3] != '=');  /* 32 B: one pad */
             }
+            if (d.algo == CC_ALGO_SHA512) {                      /* 64 B: two */
+                CHECK(buf[len - 2] == '=' && buf[len - 3] == '='
+                      && buf[len - 4] != '=');
+            }
             if (d.algo == CC_ALGO_MD5 || d.algo == CC_ALGO_XXH128) {
                 char hex[33];
                 to_hex(d.bytes, 16, hex);
@@ -888,8 +1128,11 @@ static void test_etag_format(void)
 
 static const struct unit_test tests[] = {
     T(algo_names),
+    T(algo_for_etag),
+    T(algo_field_names),
     T(algo_out_of_range),
     T(digest_kat),
+    T(digest_sha512_mib),
     T(digest_buffer_vs_direct),
     T(digest_fd_sizes),
     T(digest_fd_errors),

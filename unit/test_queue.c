@@ -5,18 +5,20 @@
  * Owns: the queue's size and alignment, create and reuse (magic, size,
  * the items a graceful restart keeps), add and take (FIFO by ticket, not
  * by slot), duplicates (ALREADY while an item of the same key and
- * algorithm is waiting or taken, added again once it is done), FULL,
+ * set of algorithms is waiting or taken, added again once it is done; the
+ * same key with another set is another item), FULL,
  * TOO_LONG, the counters (added, done, stored, bytes, full, waiting), the
  * warm-up progress words and the worker's pid, recovery (a taken item of
  * a dead taker goes back, one of a live other process stays; a slot left
  * FILLING by a producer that died is freed, one of a live producer is
- * not) and many producer processes with one consumer process.
+ * not), many producer processes with one consumer process, and many
+ * producers adding the same file at the same instant (exactly one adds).
  *
  * A producer cannot be stopped inside cc_queue_add() through the API, so
- * the FILLING cases stop one for real: the child makes the pages of the
- * queue past the first one read-only in its own mapping (protection is per
- * process) and adds an item with a path of CC_QUEUE_PATH_MAX - 1 bytes to
- * the empty queue.  It claims slot 0 (its state, owner and key are in the
+ * the FILLING cases stop one for real: the child makes the queue's second
+ * page read-only in its own mapping (protection is per process; the adder
+ * locks are at the far end) and adds an item with a path of
+ * CC_QUEUE_PATH_MAX - 1 bytes to the empty queue.  It claims slot 0 (its state, owner and key are in the
  * first page), and faults while it copies the path into the next page:
  * the slot is left FILLING with the child's pid as its owner (the claim
  * names the owner in the same compare-exchange, so there is no moment a
@@ -89,9 +91,22 @@ static int key_eq(const cc_file_key_t *a, const cc_file_key_t *b)
         && a->mtime == b->mtime && a->ctime == b->ctime;
 }
 
-static cc_algo_e qalgo(uint64_t id)
+/* A set of algorithms, as cc_queue_add() takes them */
+#define ALGO_BIT(a) (1u << (a))
+
+/* Its set of algorithms: a main one, with now and then the digests of
+ * integrity fields (SHA-256, SHA-512) to compute in the same read. */
+static unsigned qalgos(uint64_t id)
 {
-    return (cc_algo_e)(1 + id % 4);
+    unsigned set = ALGO_BIT(1 + id % 4);
+
+    if (id % 3 == 1) {
+        set |= ALGO_BIT(CC_ALGO_SHA512);
+    }
+    if (id % 5 == 2) {
+        set |= ALGO_BIT(CC_ALGO_SHA256);
+    }
+    return set;
 }
 
 /* Its path: up to 3000 bytes of padding, so that a consumer that read a
@@ -114,7 +129,7 @@ static cc_queue_add_e add_id(cc_queue_t *q, uint64_t id)
     cc_file_key_t k = qkey(id);
 
     qpath(path, sizeof(path), id);
-    return cc_queue_add(q, path, &k, qalgo(id), (apr_int64_t)(id * 11));
+    return cc_queue_add(q, path, &k, qalgos(id), (apr_int64_t)(id * 11));
 }
 
 /* Is `it` exactly item `id` as add_id() made it?  0 or 1, with a message
@@ -126,12 +141,12 @@ static int item_is(const cc_queue_item_t *it, uint64_t id, const char *file,
     cc_file_key_t k = qkey(id);
 
     qpath(path, sizeof(path), id);
-    if (!key_eq(&it->key, &k) || it->algo != qalgo(id)
+    if (!key_eq(&it->key, &k) || it->algos != qalgos(id)
         || it->max_size != (apr_int64_t)(id * 11)
         || strcmp(it->path, path) != 0 || it->slot >= CC_QUEUE_SLOTS) {
-        failf(file, line, "item (ino %llu, algo %d, max %lld, slot %u, path "
-              "%s) is not item %llu", (unsigned long long)it->key.ino,
-              (int)it->algo, (long long)it->max_size, it->slot,
+        failf(file, line, "item (ino %llu, algos 0x%x, max %lld, slot %u, "
+              "path %s) is not item %llu", (unsigned long long)it->key.ino,
+              it->algos, (long long)it->max_size, it->slot,
               esc(it->path), (unsigned long long)id);
         return 0;
     }
@@ -174,9 +189,15 @@ static int free_slots(cc_queue_t *q)
     if (!it) {
         return -1;
     }
-    while (n <= CC_QUEUE_SLOTS && add_id(q, PROBE_BASE + (uint64_t)n)
-                                  == CC_QUEUE_ADDED) {
-        n++;
+    uint64_t id = PROBE_BASE;
+    cc_queue_add_e got;
+
+    /* a probe whose adder lock a stopped producer holds is BUSY: the
+     * next probe has another */
+    while (n <= CC_QUEUE_SLOTS
+           && ((got = add_id(q, id++)) == CC_QUEUE_ADDED
+               || got == CC_QUEUE_BUSY)) {
+        n += got == CC_QUEUE_ADDED;
     }
     for (i = 0; i < n; i++) {
         if (!cc_queue_take(q, it)) {
@@ -363,14 +384,14 @@ static void test_queue_fifo(void)
     {
         char path[64] = "/a/b/c.txt";
         cc_file_key_t k = qkey(77);
-        CHECK_INT(cc_queue_add(q, path, &k, CC_ALGO_MD5, 5), CC_QUEUE_ADDED);
+        CHECK_INT(cc_queue_add(q, path, &k, ALGO_BIT(CC_ALGO_MD5), 5), CC_QUEUE_ADDED);
         memset(path, 'x', sizeof(path) - 1);
         k.ino = 1;
         memset(it, 0x5a, sizeof(*it));
         REQUIRE(cc_queue_take(q, it));
         CHECK_STR(it->path, "/a/b/c.txt");
         CHECK_U64(it->key.ino, 77);
-        CHECK_INT(it->algo, CC_ALGO_MD5);
+        CHECK_INT(it->algos, ALGO_BIT(CC_ALGO_MD5));
         CHECK_INT(it->max_size, 5);
         cc_queue_done(q, it, 0, 0);
     }
@@ -382,12 +403,12 @@ static void test_queue_fifo(void)
         k.size = INT64_MAX;
         k.mtime = INT64_MIN;
         k.ctime = -1;
-        CHECK_INT(cc_queue_add(q, "/x", &k, CC_ALGO_XXH128, INT64_MIN),
+        CHECK_INT(cc_queue_add(q, "/x", &k, ALGO_BIT(CC_ALGO_XXH128), INT64_MIN),
                   CC_QUEUE_ADDED);
         REQUIRE(cc_queue_take(q, it));
         CHECK(key_eq(&it->key, &k));
         CHECK_INT(it->max_size, INT64_MIN);
-        CHECK_INT(it->algo, CC_ALGO_XXH128);
+        CHECK_INT(it->algos, ALGO_BIT(CC_ALGO_XXH128));
         cc_queue_done(q, it, 0, 0);
     }
     free(it);
@@ -397,6 +418,7 @@ static void test_queue_fifo(void)
 
 static void test_queue_dedup(void)
 {
+    const unsigned sha1 = ALGO_BIT(CC_ALGO_SHA1);
     qmem_t m;
     cc_queue_t *q = q_new(&m);
     cc_queue_item_t *it = malloc(sizeof(*it));
@@ -404,20 +426,21 @@ static void test_queue_dedup(void)
     cc_queue_stats_t st;
 
     REQUIRE(q && it);
-    CHECK_INT(cc_queue_add(q, "/f", &k, CC_ALGO_SHA1, 100), CC_QUEUE_ADDED);
+    CHECK_INT(cc_queue_add(q, "/f", &k, sha1, 100), CC_QUEUE_ADDED);
     /* READY: the same key and algorithm, whatever the path and limit */
-    CHECK_INT(cc_queue_add(q, "/f", &k, CC_ALGO_SHA1, 100), CC_QUEUE_ALREADY);
-    CHECK_INT(cc_queue_add(q, "/other/name", &k, CC_ALGO_SHA1, 7),
-              CC_QUEUE_ALREADY);
+    CHECK_INT(cc_queue_add(q, "/f", &k, sha1, 100), CC_QUEUE_ALREADY);
+    CHECK_INT(cc_queue_add(q, "/other/name", &k, sha1, 7), CC_QUEUE_ALREADY);
     /* another algorithm, or any other key field: another item */
-    CHECK_INT(cc_queue_add(q, "/f", &k, CC_ALGO_SHA256, 100), CC_QUEUE_ADDED);
-    CHECK_INT(cc_queue_add(q, "/f", &k, CC_ALGO_MD5, 100), CC_QUEUE_ADDED);
-    v = k; v.dev++;   CHECK_INT(cc_queue_add(q, "/f", &v, CC_ALGO_SHA1, 1), CC_QUEUE_ADDED);
-    v = k; v.ino++;   CHECK_INT(cc_queue_add(q, "/f", &v, CC_ALGO_SHA1, 1), CC_QUEUE_ADDED);
-    v = k; v.size++;  CHECK_INT(cc_queue_add(q, "/f", &v, CC_ALGO_SHA1, 1), CC_QUEUE_ADDED);
-    v = k; v.mtime++; CHECK_INT(cc_queue_add(q, "/f", &v, CC_ALGO_SHA1, 1), CC_QUEUE_ADDED);
-    v = k; v.ctime++; CHECK_INT(cc_queue_add(q, "/f", &v, CC_ALGO_SHA1, 1), CC_QUEUE_ADDED);
-    v = k; v.ctime++; CHECK_INT(cc_queue_add(q, "/f", &v, CC_ALGO_SHA1, 1), CC_QUEUE_ALREADY);
+    CHECK_INT(cc_queue_add(q, "/f", &k, ALGO_BIT(CC_ALGO_SHA256), 100),
+              CC_QUEUE_ADDED);
+    CHECK_INT(cc_queue_add(q, "/f", &k, ALGO_BIT(CC_ALGO_MD5), 100),
+              CC_QUEUE_ADDED);
+    v = k; v.dev++;   CHECK_INT(cc_queue_add(q, "/f", &v, sha1, 1), CC_QUEUE_ADDED);
+    v = k; v.ino++;   CHECK_INT(cc_queue_add(q, "/f", &v, sha1, 1), CC_QUEUE_ADDED);
+    v = k; v.size++;  CHECK_INT(cc_queue_add(q, "/f", &v, sha1, 1), CC_QUEUE_ADDED);
+    v = k; v.mtime++; CHECK_INT(cc_queue_add(q, "/f", &v, sha1, 1), CC_QUEUE_ADDED);
+    v = k; v.ctime++; CHECK_INT(cc_queue_add(q, "/f", &v, sha1, 1), CC_QUEUE_ADDED);
+    v = k; v.ctime++; CHECK_INT(cc_queue_add(q, "/f", &v, sha1, 1), CC_QUEUE_ALREADY);
     st = qstats(q);
     CHECK_U64(st.added, 8);
     CHECK_U64(st.waiting, 8);
@@ -425,20 +448,129 @@ static void test_queue_dedup(void)
     /* TAKEN: still a duplicate */
     REQUIRE(cc_queue_take(q, it));
     CHECK(key_eq(&it->key, &k));
-    CHECK_INT(it->algo, CC_ALGO_SHA1);
+    CHECK_INT(it->algos, sha1);
     CHECK_INT(it->max_size, 100);
     CHECK_STR(it->path, "/f");
-    CHECK_INT(cc_queue_add(q, "/f", &k, CC_ALGO_SHA1, 100), CC_QUEUE_ALREADY);
+    CHECK_INT(cc_queue_add(q, "/f", &k, sha1, 100), CC_QUEUE_ALREADY);
     st = qstats(q);
     CHECK_U64(st.waiting, 8);
     /* done: added again */
     cc_queue_done(q, it, 10, 1);
-    CHECK_INT(cc_queue_add(q, "/f", &k, CC_ALGO_SHA1, 100), CC_QUEUE_ADDED);
-    CHECK_INT(cc_queue_add(q, "/f", &k, CC_ALGO_SHA1, 100), CC_QUEUE_ALREADY);
+    CHECK_INT(cc_queue_add(q, "/f", &k, sha1, 100), CC_QUEUE_ADDED);
+    CHECK_INT(cc_queue_add(q, "/f", &k, sha1, 100), CC_QUEUE_ALREADY);
     st = qstats(q);
     CHECK_U64(st.added, 9);
     CHECK_U64(st.waiting, 8);
     CHECK_U64(st.full, 0);
+    free(it);
+    q_free(&m);
+}
+
+/* Items carry a set of algorithms (the main digest and the integrity
+ * fields' digests, computed in one read).  A duplicate is the same key
+ * with the same set: the same key with another set (more, fewer or other
+ * algorithms) is another item.  The set comes out whole, with the item. */
+static void test_queue_algo_sets(void)
+{
+    const unsigned s256 = ALGO_BIT(CC_ALGO_SHA256),
+                   s512 = ALGO_BIT(CC_ALGO_SHA512),
+                   xxh = ALGO_BIT(CC_ALGO_XXH128),
+                   md5 = ALGO_BIT(CC_ALGO_MD5);
+    static const unsigned odd_sets[] = {
+        0x3e,                          /* every algorithm, bits 1 to 5 */
+        0xfffffffeu,                   /* the whole word, as given */
+        0x80000000u,
+    };
+    qmem_t m;
+    cc_queue_t *q = q_new(&m);
+    cc_queue_item_t *it = malloc(sizeof(*it));
+    cc_file_key_t k = qkey(42), k2 = qkey(43);
+    cc_queue_stats_t st;
+    size_t i;
+
+    REQUIRE(q && it);
+    CHECK_INT(cc_queue_add(q, "/a", &k, s256, 10), CC_QUEUE_ADDED);
+    /* the main digest and a field's: another set, another item */
+    CHECK_INT(cc_queue_add(q, "/a", &k, s256 | s512, 10), CC_QUEUE_ADDED);
+    CHECK_INT(cc_queue_add(q, "/a", &k, s256 | s512, 10), CC_QUEUE_ALREADY);
+    /* a set has no order: built the other way round, the same set */
+    CHECK_INT(cc_queue_add(q, "/b", &k, s512 | s256, 99), CC_QUEUE_ALREADY);
+    /* fewer, other and more algorithms: three more items */
+    CHECK_INT(cc_queue_add(q, "/a", &k, s512, 10), CC_QUEUE_ADDED);
+    CHECK_INT(cc_queue_add(q, "/a", &k, xxh | s512, 10), CC_QUEUE_ADDED);
+    CHECK_INT(cc_queue_add(q, "/a", &k, xxh | s256 | s512, 10),
+              CC_QUEUE_ADDED);
+    /* a set is no wildcard: a subset or superset of a waiting one is no
+     * duplicate of it, and a lone algorithm is not one of a set holding
+     * it */
+    CHECK_INT(cc_queue_add(q, "/a", &k, xxh, 10), CC_QUEUE_ADDED);
+    CHECK_INT(cc_queue_add(q, "/a", &k, xxh, 10), CC_QUEUE_ALREADY);
+    /* the same set for another key: another item */
+    CHECK_INT(cc_queue_add(q, "/c", &k2, s256 | s512, 10), CC_QUEUE_ADDED);
+    st = qstats(q);
+    CHECK_U64(st.added, 7);
+    CHECK_U64(st.waiting, 7);
+
+    /* out in order, each with its own set */
+    {
+        static const struct { int key2; unsigned set; } want[] = {
+            { 0, 1u << CC_ALGO_SHA256 },
+            { 0, (1u << CC_ALGO_SHA256) | (1u << CC_ALGO_SHA512) },
+            { 0, 1u << CC_ALGO_SHA512 },
+            { 0, (1u << CC_ALGO_XXH128) | (1u << CC_ALGO_SHA512) },
+            { 0, (1u << CC_ALGO_XXH128) | (1u << CC_ALGO_SHA256)
+                 | (1u << CC_ALGO_SHA512) },
+            { 0, 1u << CC_ALGO_XXH128 },
+            { 1, (1u << CC_ALGO_SHA256) | (1u << CC_ALGO_SHA512) },
+        };
+        cc_queue_item_t *pair = malloc(sizeof(*pair));
+
+        REQUIRE(pair);
+        for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+            memset(it, 0x5a, sizeof(*it));
+            if (!cc_queue_take(q, it)) {
+                CHECK_MSG(0, "item %zu missing", i);
+                break;
+            }
+            CHECK_MSG(it->algos == want[i].set, "item %zu: algos 0x%x, want "
+                      "0x%x", i, it->algos, want[i].set);
+            CHECK(key_eq(&it->key, want[i].key2 ? &k2 : &k));
+            if (i == 1) {
+                /* TAKEN: still the duplicate of its own set only */
+                CHECK_INT(cc_queue_add(q, "/a", &k, s256 | s512, 10),
+                          CC_QUEUE_ALREADY);
+                CHECK_INT(cc_queue_add(q, "/a", &k, md5 | s512, 10),
+                          CC_QUEUE_ADDED);
+                *pair = *it;
+                continue;                /* done below */
+            }
+            cc_queue_done(q, it, 0, 0);
+        }
+        /* done: the same set is added again */
+        cc_queue_done(q, pair, 0, 0);
+        CHECK_INT(cc_queue_add(q, "/a", &k, s256 | s512, 10), CC_QUEUE_ADDED);
+        REQUIRE(cc_queue_take(q, it));
+        CHECK_INT(it->algos, md5 | s512);
+        cc_queue_done(q, it, 0, 0);
+        REQUIRE(cc_queue_take(q, it));
+        CHECK_INT(it->algos, s256 | s512);
+        cc_queue_done(q, it, 0, 0);
+        CHECK(!cc_queue_take(q, it));
+        free(pair);
+    }
+    /* any word comes back as it went in */
+    for (i = 0; i < sizeof(odd_sets) / sizeof(odd_sets[0]); i++) {
+        CHECK_INT(cc_queue_add(q, "/odd", &k, odd_sets[i], 1), CC_QUEUE_ADDED);
+        CHECK_INT(cc_queue_add(q, "/odd", &k, odd_sets[i], 1),
+                  CC_QUEUE_ALREADY);
+        memset(it, 0, sizeof(*it));
+        REQUIRE(cc_queue_take(q, it));
+        CHECK_MSG(it->algos == odd_sets[i], "algos 0x%x, want 0x%x",
+                  it->algos, odd_sets[i]);
+        cc_queue_done(q, it, 0, 0);
+    }
+    st = qstats(q);
+    CHECK_U64(st.waiting, 0);
     free(it);
     q_free(&m);
 }
@@ -509,7 +641,7 @@ static void test_queue_too_long(void)
     path[0] = '/';
     /* the longest that fits: CC_QUEUE_PATH_MAX - 1 bytes and the NUL */
     path[CC_QUEUE_PATH_MAX - 1] = '\0';
-    CHECK_INT(cc_queue_add(q, path, &k, CC_ALGO_SHA1, 1), CC_QUEUE_ADDED);
+    CHECK_INT(cc_queue_add(q, path, &k, ALGO_BIT(CC_ALGO_SHA1), 1), CC_QUEUE_ADDED);
     memset(it, 0x5a, sizeof(*it));
     REQUIRE(cc_queue_take(q, it));
     CHECK_INT(strlen(it->path), CC_QUEUE_PATH_MAX - 1);
@@ -518,10 +650,10 @@ static void test_queue_too_long(void)
     /* one more byte: too long, nothing added or counted */
     path[CC_QUEUE_PATH_MAX - 1] = 'x';
     path[CC_QUEUE_PATH_MAX] = '\0';
-    CHECK_INT(cc_queue_add(q, path, &k, CC_ALGO_SHA1, 1), CC_QUEUE_TOO_LONG);
+    CHECK_INT(cc_queue_add(q, path, &k, ALGO_BIT(CC_ALGO_SHA1), 1), CC_QUEUE_TOO_LONG);
     path[CC_QUEUE_PATH_MAX] = 'y';
     path[CC_QUEUE_PATH_MAX + 9999] = '\0';
-    CHECK_INT(cc_queue_add(q, path, &k, CC_ALGO_SHA1, 1), CC_QUEUE_TOO_LONG);
+    CHECK_INT(cc_queue_add(q, path, &k, ALGO_BIT(CC_ALGO_SHA1), 1), CC_QUEUE_TOO_LONG);
     st = qstats(q);
     CHECK_U64(st.added, 1);
     CHECK_U64(st.full, 0);
@@ -530,7 +662,7 @@ static void test_queue_too_long(void)
     /* too long even when the same key is waiting or the queue is full:
      * the length is checked first */
     CHECK_INT(add_id(q, 3), CC_QUEUE_ADDED);
-    CHECK_INT(cc_queue_add(q, path, &k, qalgo(3), 1), CC_QUEUE_TOO_LONG);
+    CHECK_INT(cc_queue_add(q, path, &k, qalgos(3), 1), CC_QUEUE_TOO_LONG);
     free(path);
     free(it);
     q_free(&m);
@@ -839,12 +971,11 @@ static void child_fill_and_fault(void *arg)
     sa.sa_handler = f->mode == 0 ? on_fault_exit : on_fault_hang;
     sigaction(SIGSEGV, &sa, NULL);
     sigaction(SIGBUS, &sa, NULL);
-    len = (f->m->bytes + (size_t)page - 1) & ~((size_t)page - 1);
-    if (mprotect((char *)f->m->mem + page, len - (size_t)page, PROT_READ)
-        != 0) {
+    (void)len;
+    if (mprotect((char *)f->m->mem + page, (size_t)page, PROT_READ) != 0) {
         _exit(46);
     }
-    (void)cc_queue_add(f->m->q, path, &k, CC_ALGO_SHA1, 1);
+    (void)cc_queue_add(f->m->q, path, &k, ALGO_BIT(CC_ALGO_SHA1), 1);
     _exit(43);
 }
 
@@ -904,7 +1035,7 @@ static void test_queue_recover_dead_filler(void)
     /* and what the producer wrote is no item: its key can be added */
     {
         cc_file_key_t k = qkey(9);
-        CHECK_INT(cc_queue_add(q, "/p", &k, CC_ALGO_SHA1, 1), CC_QUEUE_ADDED);
+        CHECK_INT(cc_queue_add(q, "/p", &k, ALGO_BIT(CC_ALGO_SHA1), 1), CC_QUEUE_ADDED);
         REQUIRE(cc_queue_take(q, it));
         CHECK_STR(it->path, "/p");
         cc_queue_done(q, it, 0, 0);
@@ -992,7 +1123,7 @@ static void conc_producer(void *arg)
                 atomic_fetch_add(&c->added, 1);
                 break;
             }
-            if (r == CC_QUEUE_FULL) {
+            if (r == CC_QUEUE_FULL || r == CC_QUEUE_BUSY) {
                 atomic_fetch_add(&c->full, 1);
                 if (++spins % 64 == 0) {
                     sleep_ms(0.2);
@@ -1117,12 +1248,113 @@ static void test_queue_concurrency(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Many producers of the same file at the same instant                 */
+
+/* Each round, every racer adds the round's file as soon as the round is
+ * opened (they spin on the round number, so the adds overlap): exactly
+ * one of them may get ADDED, the others ALREADY; none FULL (the queue is
+ * emptied between rounds).  This is the burst of first requests for one
+ * big file that the look-then-claim of an earlier version let through
+ * twice. */
+#define RACERS 3
+
+struct race {
+    cc_queue_t      *q;
+    int              rounds;
+    _Atomic int      round;            /* opened by the parent */
+    _Atomic int      arrived;          /* racers done with this round */
+    _Atomic uint32_t added[1 << 14];   /* per round */
+    _Atomic uint32_t other[1 << 14];   /* per round: neither ADDED nor
+                                          ALREADY */
+};
+
+static struct race *race_sh;
+
+static void race_producer(void *arg)
+{
+    struct race *rc = race_sh;
+    int r;
+
+    (void)arg;
+    for (r = 1; r <= rc->rounds; r++) {
+        cc_queue_add_e got;
+
+        while (atomic_load(&rc->round) < r) {
+            sched_yield();      /* more racers than cores */
+        }
+        got = add_id(rc->q, (uint64_t)r);
+        if (got == CC_QUEUE_ADDED) {
+            atomic_fetch_add(&rc->added[r], 1);
+        }
+        else if (got != CC_QUEUE_ALREADY) {
+            atomic_fetch_add(&rc->other[r], 1);
+        }
+        atomic_fetch_add(&rc->arrived, 1);
+    }
+}
+
+static void test_queue_same_file_races(void)
+{
+    qmem_t m;
+    cc_queue_t *q = q_new(&m);
+    struct race *rc = shared_alloc(sizeof(struct race));
+    cc_queue_item_t *it = malloc(sizeof(*it));
+    pid_t racer[RACERS];
+    int r, i, twice = 0, none = 0, other = 0, stray = 0;
+
+    REQUIRE(q && rc && it);
+    rc->q = q;
+    rc->rounds = opt_quick ? 300 : 3000;
+    race_sh = rc;
+    for (i = 0; i < RACERS; i++) {
+        racer[i] = fork_child(race_producer, NULL);
+        REQUIRE(racer[i] > 0);
+    }
+    for (r = 1; r <= rc->rounds; r++) {
+        int taken = 0;
+
+        atomic_store(&rc->arrived, 0);
+        atomic_store(&rc->round, r);
+        while (atomic_load(&rc->arrived) < RACERS) {
+            sched_yield();
+        }
+        twice += atomic_load(&rc->added[r]) > 1;
+        none += atomic_load(&rc->added[r]) == 0;
+        other += atomic_load(&rc->other[r]) > 0;
+        while (cc_queue_take(q, it)) {
+            taken++;
+            stray += !ITEM_IS(it, (uint64_t)r);
+            cc_queue_done(q, it, 0, 0);
+        }
+        if (taken != (int)atomic_load(&rc->added[r])) {
+            stray++;
+        }
+    }
+    for (i = 0; i < RACERS; i++) {
+        WAIT_CHILD_OK(racer[i], "racer");
+    }
+    notef("%d rounds of %d racers", rc->rounds, RACERS);
+    CHECK_MSG(twice == 0, "%d rounds added the same file twice or more",
+              twice);
+    CHECK_MSG(none == 0, "%d rounds added it not at all", none);
+    CHECK_MSG(other == 0, "%d rounds had an add neither ADDED nor ALREADY",
+              other);
+    CHECK_MSG(stray == 0, "%d rounds took items that were not added",
+              stray);
+    CHECK_INT(free_slots(q), CC_QUEUE_SLOTS);
+    free(it);
+    munmap(rc, sizeof(*rc));
+    q_free(&m);
+}
+
+/* ------------------------------------------------------------------ */
 /* Driver                                                              */
 
 static const struct unit_test tests[] = {
     T(queue_create_reuse),
     T(queue_fifo),
     T(queue_dedup),
+    T(queue_algo_sets),
     T(queue_full),
     T(queue_too_long),
     T(queue_done_counts),
@@ -1132,6 +1364,7 @@ static const struct unit_test tests[] = {
     T(queue_recover_own),
     T(queue_recover_dead_filler),
     T(queue_recover_live_filler),
+    T(queue_same_file_races),
     T(queue_concurrency),
 };
 

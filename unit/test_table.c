@@ -6,12 +6,17 @@
  * placement in a segment, create and reuse, store and lookup, counters,
  * eviction, clear, the writer lock and its take-over, cc_table_attach()
  * of a table a previous run left, with damaged slots, cc_table_contains()),
+ * the layout of 128-byte slots (a SHA-512 digest whole),
  * outcome names, find-or-compute (cc_find_digest: the lookup without a
  * descriptor, miss, hit, uncached, too large, deferred to the background
  * worker, the worker's finds that count nothing, errors, a file changing
  * while hashed, waiting for another process's hash, taking over a dead or
- * stale one, cancellation), single flight across processes and threads,
- * and stress with readers, writers and killed writers.
+ * stale one, cancellation; cc_find_digests: more digests of the same
+ * bytes from the same read, or from one read of their own when only they
+ * are missing, stored as entries of their own, have[] on every outcome,
+ * n_also out of range, and a waiter that finds them all), single flight
+ * across processes and threads, and stress with readers, writers and
+ * killed writers.
  *
  * Linked with cc_table.c and cc_digest.c (which cc_table.c hashes with),
  * APR, libcrypto and libxxhash.  Digests to compare with come from
@@ -44,6 +49,9 @@
 /* OLD_SMALL and CANCEL_BIG are unit_test.h's (test_digest uses them too);
  * this one is for the single-flight tests. */
 #define SF_BIG         "single-flight.bin"
+/* ... and for single flight with an also digest (SHA-512, slow under
+ * valgrind: the waiters' budget is 2 s + size / (100 MB/s)) */
+#define SFA_BIG        "single-flight-also.bin"
 
 static size_t sf_big_mib(void)
 {
@@ -53,7 +61,8 @@ static size_t sf_big_mib(void)
 static int fixture_create(void)
 {
     if (fixture_digest_files() != 0
-        || make_big_file(SF_BIG, sf_big_mib(), 7) != 0) {
+        || make_big_file(SF_BIG, sf_big_mib(), 7) != 0
+        || make_big_file(SFA_BIG, opt_quick ? 2 : 32, 8) != 0) {
         return -1;
     }
     return 0;
@@ -380,7 +389,9 @@ static void derive(const cc_file_key_t *k, cc_algo_e algo, cc_digest_t *d)
     h = mix(h ^ (uint64_t)k->ctime);
     h = mix(h ^ (uint64_t)algo);
     d->algo = algo;
-    for (i = 0; i < 4; i++) {
+    /* every byte of the digest, as long as the longest (SHA-512): a slot
+     * keeps them all, whatever the algorithm */
+    for (i = 0; i < CC_DIGEST_MAX / 8; i++) {
         h = mix(h + (uint64_t)i);
         memcpy(d->bytes + 8 * i, &h, 8);
     }
@@ -2531,15 +2542,16 @@ static void test_stress_kill_writers(void)
 /* ------------------------------------------------------------------ */
 /* Reattaching a table a previous run left (a table file)              */
 
-/* The layout of cc_table.c, for the tests that damage slots on purpose:
- * a header of a few cache lines, then 96-byte slots of 8-byte words:
- * seq, dev, ino, size, mtime, ctime, meta (state | algo << 8 | pid <<
- * 32), check (32 bits) | used (32 bits), word[4].  With an even entry
- * count the slots fill whole cache lines, so the header is
- * cc_table_bytes(n) - n slots. */
+/* The layout of cc_table.c (CC_TABLE_VERSION 4), for the tests that
+ * damage slots on purpose: a header of a few cache lines, then 128-byte
+ * slots (two cache lines) of 8-byte words: seq, dev, ino, size, mtime,
+ * ctime, meta (state | algo << 8 | pid << 32), check (32 bits) | used (32
+ * bits), word[8] (the digest, room for SHA-512).  The slots fill whole
+ * cache lines, so the header is cc_table_bytes(n) - n slots. */
 enum { W_SEQ, W_DEV, W_INO, W_SIZE, W_MTIME, W_CTIME, W_META, W_CHECK_USED,
        W_DIGEST };
-#define SLOT_WORDS 12
+#define DIGEST_WORDS   (CC_DIGEST_MAX / 8)           /* 8 */
+#define SLOT_WORDS_ALL (W_DIGEST + DIGEST_WORDS)     /* 16: 128 bytes */
 
 static unsigned char *slot_mem(void *mem, apr_uint32_t entries, apr_uint32_t i)
 {
@@ -2619,7 +2631,7 @@ static uint32_t replica_check(const unsigned char *s)
     for (w = W_INO; w <= W_META; w++) {
         h = check_mix64(h ^ slot_word(s, w));
     }
-    for (w = W_DIGEST; w < SLOT_WORDS; w++) {
+    for (w = W_DIGEST; w < SLOT_WORDS_ALL; w++) {
         h = check_mix64(h ^ slot_word(s, w));
     }
     return (uint32_t)(h ^ (h >> 32));
@@ -2640,7 +2652,7 @@ static int slot_emptied(const unsigned char *s)
 {
     int w;
 
-    for (w = 0; w < SLOT_WORDS; w++) {
+    for (w = 0; w < SLOT_WORDS_ALL; w++) {
         if (w != W_CHECK_USED && slot_word(s, w) != 0) {
             return 0;
         }
@@ -2698,6 +2710,7 @@ static void test_table_attach(void)
     uint64_t planted;
 
     REQUIRE(t && snap && fd >= 0);
+    REQUIRE(cc_table_slot_bytes() == 8 * SLOT_WORDS_ALL);   /* the layout */
     REQUIRE(cc_table_bytes(entries) - entries * cc_table_slot_bytes()
             < cc_table_bytes(entries));
     for (i = 0; i < ATTACH_KEYS; i++) {
@@ -2752,8 +2765,12 @@ static void test_table_attach(void)
         s[8 * W_DIGEST] ^= 1;
         s = slot_mem(snap, entries, (apr_uint32_t)idx[7]);       /* even */
         slot_set_word(s, W_SEQ, slot_word(s, W_SEQ) + 2);
-        kept_want = ATTACH_KEYS - 2;
-        dropped_want = 3;                                  /* + pending */
+        /* torn in the last byte of the digest (word[7], which only the
+         * 128-byte slots have): the check word covers it too */
+        s = slot_mem(snap, entries, (apr_uint32_t)idx[8]);
+        s[8 * SLOT_WORDS_ALL - 1] ^= 0x80;
+        kept_want = ATTACH_KEYS - 3;
+        dropped_want = 4;                                  /* + pending */
         if (replica_ok) {
             uint64_t meta;
 
@@ -2794,7 +2811,8 @@ static void test_table_attach(void)
               + st.lock_recoveries, 0);
     /* what was kept is found; what was dropped is gone, its slot zeros */
     for (i = 0; i < ATTACH_KEYS; i++) {
-        int dropped = i == 3 || i == 4 || (replica_ok && (i == 5 || i == 6));
+        int dropped = i == 3 || i == 4 || i == 8
+                      || (replica_ok && (i == 5 || i == 6));
         const unsigned char *s = slot_mem(snap, entries, (apr_uint32_t)idx[i]);
 
         k = attach_key(i, &algo);
@@ -3091,6 +3109,805 @@ static void test_find_background(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* cc_find_digests: more digests of the same bytes                     */
+
+static cc_find_t find_how_also(cc_algo_e algo, int n, const cc_algo_e *also)
+{
+    cc_find_t h = find_how(algo);
+    int i;
+
+    h.n_also = n;
+    for (i = 0; i < n && i < CC_DIGEST_MULTI_MAX - 1; i++) {
+        h.also[i] = also[i];
+    }
+    return h;
+}
+
+/* Junk in a cc_also_t, so that what a call leaves in it shows. */
+static void also_junk(cc_also_t *a)
+{
+    memset(a, 0x5a, sizeof(*a));
+}
+
+/* A digest no file has, planted in the table for (key, algo): a find
+ * that returns it took it from the table, one that returns the file's
+ * real digest hashed the file. */
+static int plant_fake(cc_table_t *t, const cc_file_key_t *k, cc_algo_e algo,
+                      cc_digest_t *fake)
+{
+    derive(k, algo, fake);
+    return cc_table_store(t, k, fake, apr_time_now());
+}
+
+/* Stats snapshot deltas. */
+#define STAT_DELTA(after, before, field) ((after).field - (before).field)
+
+/* Main missing, an also digest missing: both from one read (BytesHashed
+ * grows by the size once), both stored, each an entry of its own that
+ * later lookups hit; have[] says which. */
+static void test_find_digests_miss(void)
+{
+    static const cc_algo_e a512[] = { CC_ALGO_SHA512 };
+    tbl_t tb;
+    cc_table_t *t = tbl_new(&tb, 64);
+    cc_table_stats_t st;
+    cc_file_key_t k;
+    cc_digest_t d, want, want512;
+    cc_find_t how = find_how_also(CC_ALGO_SHA256, 1, a512);
+    cc_also_t also;
+    apr_status_t err = -1;
+    int fd = open_tmp(OLD_SMALL, O_RDONLY);
+
+    REQUIRE(t && fd >= 0);
+    wait_until_old(fd);
+    REQUIRE(cc_file_key_from_fd(fd, &k) == APR_SUCCESS);
+    digest_of_fd(fd, CC_ALGO_SHA256, &want);
+    digest_of_fd(fd, CC_ALGO_SHA512, &want512);
+
+    also_junk(&also);
+    memset(&d, 0, sizeof(d));
+    CHECK_INT(cc_find_digests(t, fd, &k, &how, &d, &also, &err),
+              CC_OUTCOME_MISS);
+    CHECK_INT(err, APR_SUCCESS);
+    CHECK(digest_eq(&d, &want));
+    CHECK_INT(also.have[0], 1);
+    CHECK(digest_eq(&also.digest[0], &want512));
+    CHECK_INT(also.have[1], 0);                  /* past n_also: nothing */
+    CHECK_INT(also.have[2], 0);
+    cc_table_stats(t, &st);
+    CHECK_U64(st.misses, 1);
+    CHECK_U64(st.hits, 0);
+    CHECK_U64(st.files_hashed, 1);
+    CHECK_U64(st.bytes_hashed, OLD_SMALL_LEN);   /* one read, not two */
+    CHECK_U64(st.inserts, 2);
+    CHECK_INT(st.in_use, 2);
+    CHECK_U64(st.uncached, 0);
+    /* each is an entry of its own */
+    memset(&d, 0, sizeof(d));
+    CHECK(cc_table_lookup(t, &k, CC_ALGO_SHA256, how.now, &d));
+    CHECK(digest_eq(&d, &want));
+    memset(&d, 0, sizeof(d));
+    CHECK(cc_table_lookup(t, &k, CC_ALGO_SHA512, how.now, &d));
+    CHECK(digest_eq(&d, &want512));
+
+    /* the next request: a hit, both from the table, nothing hashed */
+    also_junk(&also);
+    memset(&d, 0, sizeof(d));
+    CHECK_INT(cc_find_digests(t, fd, &k, &how, &d, &also, &err),
+              CC_OUTCOME_HIT);
+    CHECK(digest_eq(&d, &want));
+    CHECK_INT(also.have[0], 1);
+    CHECK(digest_eq(&also.digest[0], &want512));
+    /* and without a descriptor */
+    also_junk(&also);
+    CHECK_INT(cc_find_digests(t, -1, &k, &how, &d, &also, &err),
+              CC_OUTCOME_HIT);
+    CHECK_INT(also.have[0], 1);
+    CHECK(digest_eq(&also.digest[0], &want512));
+    cc_table_stats(t, &st);
+    CHECK_U64(st.hits, 4);                       /* 2 lookups, 2 finds */
+    CHECK_U64(st.misses, 1);
+    CHECK_U64(st.files_hashed, 1);
+    CHECK_U64(st.bytes_hashed, OLD_SMALL_LEN);
+    CHECK_U64(st.inserts, 2);
+    close(fd);
+    tbl_free(&tb);
+}
+
+/* The most there may be: the main digest and CC_DIGEST_MULTI_MAX - 1
+ * others, one read for all; and no table (nothing stored, hashed on every
+ * call, have[] all the same). */
+static void test_find_digests_max(void)
+{
+    static const cc_algo_e others[CC_DIGEST_MULTI_MAX - 1] = {
+        CC_ALGO_SHA512, CC_ALGO_SHA1, CC_ALGO_MD5
+    };
+    tbl_t tb;
+    cc_table_t *t = tbl_new(&tb, 64);
+    cc_table_stats_t st;
+    cc_file_key_t k;
+    cc_digest_t d, want, wants[CC_DIGEST_MULTI_MAX - 1];
+    cc_find_t how = find_how_also(CC_ALGO_XXH128, CC_DIGEST_MULTI_MAX - 1,
+                                  others);
+    cc_also_t also;
+    apr_status_t err;
+    int fd = open_tmp(OLD_SMALL, O_RDONLY), i, pass;
+
+    REQUIRE(t && fd >= 0);
+    wait_until_old(fd);
+    REQUIRE(cc_file_key_from_fd(fd, &k) == APR_SUCCESS);
+    digest_of_fd(fd, CC_ALGO_XXH128, &want);
+    for (i = 0; i < CC_DIGEST_MULTI_MAX - 1; i++) {
+        digest_of_fd(fd, others[i], &wants[i]);
+    }
+    for (pass = 0; pass < 2; pass++) {           /* the table, then none */
+        also_junk(&also);
+        CHECK_INT(cc_find_digests(pass ? NULL : t, fd, &k, &how, &d, &also,
+                                  &err), CC_OUTCOME_MISS);
+        CHECK(digest_eq(&d, &want));
+        for (i = 0; i < CC_DIGEST_MULTI_MAX - 1; i++) {
+            CHECK_MSG(also.have[i] == 1 && digest_eq(&also.digest[i], &wants[i]),
+                      "pass %d: also %d (%s): have %d", pass, i,
+                      cc_algo_name(others[i]), also.have[i]);
+        }
+    }
+    cc_table_stats(t, &st);
+    CHECK_U64(st.files_hashed, 1);
+    CHECK_U64(st.bytes_hashed, OLD_SMALL_LEN);
+    CHECK_U64(st.inserts, CC_DIGEST_MULTI_MAX);
+    CHECK_INT(st.in_use, CC_DIGEST_MULTI_MAX);
+    CHECK(cc_table_contains(t, &k, CC_ALGO_XXH128));
+    for (i = 0; i < CC_DIGEST_MULTI_MAX - 1; i++) {
+        CHECK(cc_table_contains(t, &k, others[i]));
+    }
+    /* no table and no descriptor: nothing to look up */
+    CHECK_INT(cc_find_digests(NULL, -1, &k, &how, &d, &also, &err),
+              CC_OUTCOME_NEED_FILE);
+    close(fd);
+    tbl_free(&tb);
+}
+
+/* Main found, an also digest missing.  Without a descriptor: NEED_FILE,
+ * nothing counted (the call with the descriptor counts the request).
+ * With one: a hit, and only the missing digest is hashed, in one read of
+ * its own, and stored; one already there comes from the table (a planted
+ * fake shows it was not hashed again). */
+static void test_find_digests_also_missing(void)
+{
+    static const cc_algo_e a512[] = { CC_ALGO_SHA512 };
+    static const cc_algo_e a512_md5[] = { CC_ALGO_SHA512, CC_ALGO_MD5 };
+    tbl_t tb;
+    cc_table_t *t = tbl_new(&tb, 64);
+    cc_table_stats_t st0, st;
+    cc_file_key_t k;
+    cc_digest_t d, want, want512, wantmd5, fake;
+    cc_find_t how = find_how(CC_ALGO_SHA256);
+    cc_also_t also;
+    apr_status_t err;
+    int fd = open_tmp(OLD_SMALL, O_RDONLY);
+
+    REQUIRE(t && fd >= 0);
+    wait_until_old(fd);
+    REQUIRE(cc_file_key_from_fd(fd, &k) == APR_SUCCESS);
+    digest_of_fd(fd, CC_ALGO_SHA256, &want);
+    digest_of_fd(fd, CC_ALGO_SHA512, &want512);
+    digest_of_fd(fd, CC_ALGO_MD5, &wantmd5);
+    CHECK_INT(cc_find_digest(t, fd, &k, &how, &d, &err), CC_OUTCOME_MISS);
+
+    how = find_how_also(CC_ALGO_SHA256, 1, a512);
+    cc_table_stats(t, &st0);
+    also_junk(&also);
+    err = -1;
+    CHECK_INT(cc_find_digests(t, -1, &k, &how, &d, &also, &err),
+              CC_OUTCOME_NEED_FILE);
+    CHECK_INT(err, APR_SUCCESS);
+    cc_table_stats(t, &st);
+    CHECK_U64(STAT_DELTA(st, st0, hits), 0);
+    CHECK_U64(STAT_DELTA(st, st0, misses), 0);
+    CHECK_U64(STAT_DELTA(st, st0, files_hashed), 0);
+    CHECK_U64(STAT_DELTA(st, st0, bytes_hashed), 0);
+    CHECK_U64(STAT_DELTA(st, st0, inserts), 0);
+    CHECK(!cc_table_contains(t, &k, CC_ALGO_SHA512));
+
+    /* with the descriptor: the hit, and SHA-512 alone hashed */
+    also_junk(&also);
+    memset(&d, 0, sizeof(d));
+    CHECK_INT(cc_find_digests(t, fd, &k, &how, &d, &also, &err),
+              CC_OUTCOME_HIT);
+    CHECK(digest_eq(&d, &want));
+    CHECK_INT(also.have[0], 1);
+    CHECK(digest_eq(&also.digest[0], &want512));
+    cc_table_stats(t, &st);
+    CHECK_U64(STAT_DELTA(st, st0, hits), 1);
+    CHECK_U64(STAT_DELTA(st, st0, misses), 0);
+    CHECK_U64(STAT_DELTA(st, st0, files_hashed), 1);
+    CHECK_U64(STAT_DELTA(st, st0, bytes_hashed), OLD_SMALL_LEN);
+    CHECK_U64(STAT_DELTA(st, st0, inserts), 1);
+    CHECK(cc_table_contains(t, &k, CC_ALGO_SHA512));
+    /* all there now: without a descriptor too */
+    also_junk(&also);
+    CHECK_INT(cc_find_digests(t, -1, &k, &how, &d, &also, &err),
+              CC_OUTCOME_HIT);
+    CHECK_INT(also.have[0], 1);
+    CHECK(digest_eq(&also.digest[0], &want512));
+
+    /* one of two there (a fake, planted in a new table), one missing:
+     * the missing one hashed (one read), the other taken from the table
+     * as it is */
+    tbl_free(&tb);
+    t = tbl_new(&tb, 64);
+    REQUIRE(t);
+    how = find_how(CC_ALGO_SHA256);
+    CHECK_INT(cc_find_digest(t, fd, &k, &how, &d, &err), CC_OUTCOME_MISS);
+    REQUIRE(plant_fake(t, &k, CC_ALGO_SHA512, &fake) == 1);
+    how = find_how_also(CC_ALGO_SHA256, 2, a512_md5);
+    cc_table_stats(t, &st0);
+    also_junk(&also);
+    CHECK_INT(cc_find_digests(t, fd, &k, &how, &d, &also, &err),
+              CC_OUTCOME_HIT);
+    CHECK(digest_eq(&d, &want));
+    CHECK_INT(also.have[0], 1);
+    CHECK_MSG(digest_eq(&also.digest[0], &fake), "the SHA-512 in the table "
+              "was hashed again");
+    CHECK_INT(also.have[1], 1);
+    CHECK(digest_eq(&also.digest[1], &wantmd5));
+    cc_table_stats(t, &st);
+    CHECK_U64(STAT_DELTA(st, st0, files_hashed), 1);
+    CHECK_U64(STAT_DELTA(st, st0, bytes_hashed), OLD_SMALL_LEN);
+    CHECK_U64(STAT_DELTA(st, st0, inserts), 1);  /* MD5 */
+    CHECK(cc_table_contains(t, &k, CC_ALGO_MD5));
+
+    /* the background worker: no hit counted, the missing one hashed */
+    how = find_how_also(CC_ALGO_SHA256, 1, a512);
+    how.also[0] = CC_ALGO_XXH128;
+    how.background = 1;
+    cc_table_stats(t, &st0);
+    also_junk(&also);
+    CHECK_INT(cc_find_digests(t, fd, &k, &how, &d, &also, &err),
+              CC_OUTCOME_HIT);
+    CHECK_INT(also.have[0], 1);
+    cc_table_stats(t, &st);
+    CHECK_U64(STAT_DELTA(st, st0, hits), 0);
+    CHECK_U64(STAT_DELTA(st, st0, files_hashed), 1);
+    CHECK(cc_table_contains(t, &k, CC_ALGO_XXH128));
+    close(fd);
+    tbl_free(&tb);
+}
+
+/* Everything in the table (planted fakes): a hit, with or without a
+ * descriptor, nothing hashed, every digest as the table has it. */
+static void test_find_digests_all_present(void)
+{
+    static const cc_algo_e others[] = { CC_ALGO_SHA512, CC_ALGO_SHA1 };
+    tbl_t tb;
+    cc_table_t *t = tbl_new(&tb, 64);
+    cc_table_stats_t st;
+    cc_file_key_t k;
+    cc_digest_t d, fmain, f0, f1;
+    cc_find_t how = find_how_also(CC_ALGO_MD5, 2, others);
+    cc_also_t also;
+    apr_status_t err;
+    int fd = open_tmp(OLD_SMALL, O_RDONLY), use_fd;
+
+    REQUIRE(t && fd >= 0);
+    REQUIRE(cc_file_key_from_fd(fd, &k) == APR_SUCCESS);
+    REQUIRE(plant_fake(t, &k, CC_ALGO_MD5, &fmain) == 1);
+    REQUIRE(plant_fake(t, &k, CC_ALGO_SHA512, &f0) == 1);
+    REQUIRE(plant_fake(t, &k, CC_ALGO_SHA1, &f1) == 1);
+    for (use_fd = 0; use_fd < 2; use_fd++) {
+        also_junk(&also);
+        memset(&d, 0, sizeof(d));
+        CHECK_INT(cc_find_digests(t, use_fd ? fd : -1, &k, &how, &d, &also,
+                                  &err), CC_OUTCOME_HIT);
+        CHECK(digest_eq(&d, &fmain));
+        CHECK(also.have[0] == 1 && digest_eq(&also.digest[0], &f0));
+        CHECK(also.have[1] == 1 && digest_eq(&also.digest[1], &f1));
+        CHECK_INT(also.have[2], 0);
+    }
+    cc_table_stats(t, &st);
+    CHECK_U64(st.hits, 2);
+    CHECK_U64(st.misses, 0);
+    CHECK_U64(st.files_hashed, 0);
+    CHECK_U64(st.bytes_hashed, 0);
+    close(fd);
+    tbl_free(&tb);
+}
+
+/* Main missing, the also digest there: only the main one is hashed; the
+ * other comes from the table. */
+static void test_find_digests_main_missing(void)
+{
+    static const cc_algo_e a512[] = { CC_ALGO_SHA512 };
+    tbl_t tb;
+    cc_table_t *t = tbl_new(&tb, 64);
+    cc_table_stats_t st;
+    cc_file_key_t k;
+    cc_digest_t d, want, fake;
+    cc_find_t how = find_how_also(CC_ALGO_SHA1, 1, a512);
+    cc_also_t also;
+    apr_status_t err;
+    int fd = open_tmp(OLD_SMALL, O_RDONLY);
+
+    REQUIRE(t && fd >= 0);
+    wait_until_old(fd);
+    REQUIRE(cc_file_key_from_fd(fd, &k) == APR_SUCCESS);
+    digest_of_fd(fd, CC_ALGO_SHA1, &want);
+    REQUIRE(plant_fake(t, &k, CC_ALGO_SHA512, &fake) == 1);
+    CHECK_INT(cc_find_digests(t, -1, &k, &how, &d, &also, &err),
+              CC_OUTCOME_NEED_FILE);
+    also_junk(&also);
+    CHECK_INT(cc_find_digests(t, fd, &k, &how, &d, &also, &err),
+              CC_OUTCOME_MISS);
+    CHECK(digest_eq(&d, &want));
+    CHECK_INT(also.have[0], 1);
+    CHECK_MSG(digest_eq(&also.digest[0], &fake), "the SHA-512 in the table "
+              "was hashed again");
+    cc_table_stats(t, &st);
+    CHECK_U64(st.files_hashed, 1);
+    CHECK_U64(st.bytes_hashed, OLD_SMALL_LEN);
+    CHECK_U64(st.inserts, 2);                    /* the fake, the main one */
+    CHECK_U64(st.misses, 1);
+    close(fd);
+    tbl_free(&tb);
+}
+
+/* A file changed too recently: every digest computed and returned (have
+ * set), none stored. */
+static void test_find_digests_uncached(void)
+{
+    static const cc_algo_e others[] = { CC_ALGO_SHA512, CC_ALGO_XXH128 };
+    tbl_t tb;
+    cc_table_t *t = tbl_new(&tb, 64);
+    cc_table_stats_t st;
+    cc_file_key_t k;
+    cc_digest_t d, want, w0, w1;
+    cc_find_t how = find_how_also(CC_ALGO_SHA1, 2, others);
+    cc_also_t also;
+    apr_status_t err;
+    int fd;
+
+    REQUIRE(t);
+    REQUIRE(make_file("fresh-also.txt", "written just now", 16) == 0);
+    fd = open_tmp("fresh-also.txt", O_RDONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(cc_file_key_from_fd(fd, &k) == APR_SUCCESS);
+    digest_of_fd(fd, CC_ALGO_SHA1, &want);
+    digest_of_fd(fd, CC_ALGO_SHA512, &w0);
+    digest_of_fd(fd, CC_ALGO_XXH128, &w1);
+    also_junk(&also);
+    CHECK_INT(cc_find_digests(t, fd, &k, &how, &d, &also, &err),
+              CC_OUTCOME_UNCACHED);
+    CHECK(digest_eq(&d, &want));
+    CHECK(also.have[0] == 1 && digest_eq(&also.digest[0], &w0));
+    CHECK(also.have[1] == 1 && digest_eq(&also.digest[1], &w1));
+    CHECK_INT(also.have[2], 0);
+    cc_table_stats(t, &st);
+    CHECK_U64(st.uncached, 1);
+    CHECK_U64(st.files_hashed, 1);
+    CHECK_U64(st.bytes_hashed, 16);
+    CHECK_U64(st.inserts, 0);
+    CHECK_INT(st.in_use, 0);
+    CHECK(!cc_table_contains(t, &k, CC_ALGO_SHA1));
+    CHECK(!cc_table_contains(t, &k, CC_ALGO_SHA512));
+    CHECK(!cc_table_contains(t, &k, CC_ALGO_XXH128));
+    close(fd);
+    tbl_free(&tb);
+}
+
+/* A file whose bytes are never its size's (/proc/self/status): CHANGED,
+ * and have[] all 0, even for a digest the table holds for its key.  With
+ * the main digest in the table, the also digest cannot be hashed: a hit
+ * without it (no field rather than a wrong one), nothing stored. */
+static void test_find_digests_changed(void)
+{
+    static const cc_algo_e others[] = { CC_ALGO_SHA512, CC_ALGO_MD5 };
+    tbl_t tb;
+    cc_table_t *t = tbl_new(&tb, 64);
+    cc_table_stats_t st;
+    cc_file_key_t k, k0;
+    cc_digest_t d, fake, fmain;
+    cc_find_t how = find_how_also(CC_ALGO_SHA1, 2, others);
+    cc_also_t also;
+    apr_status_t err = -1;
+    int fd = open("/proc/self/status", O_RDONLY);
+
+    REQUIRE(t && fd >= 0);
+    REQUIRE(cc_file_key_from_fd(fd, &k) == APR_SUCCESS && k.size == 0);
+    k0 = k;
+    REQUIRE(plant_fake(t, &k, CC_ALGO_SHA512, &fake) == 1);
+    also_junk(&also);
+    CHECK_INT(cc_find_digests(t, fd, &k, &how, &d, &also, &err),
+              CC_OUTCOME_CHANGED);
+    CHECK_INT(err, APR_SUCCESS);
+    CHECK_MSG(also.have[0] == 0 && also.have[1] == 0 && also.have[2] == 0,
+              "CHANGED with have %d %d %d", also.have[0], also.have[1],
+              also.have[2]);
+    CHECK(cc_file_key_equal(&k, &k0));
+    /* no table: the same */
+    also_junk(&also);
+    CHECK_INT(cc_find_digests(NULL, fd, &k, &how, &d, &also, &err),
+              CC_OUTCOME_CHANGED);
+    CHECK(also.have[0] == 0 && also.have[1] == 0 && also.have[2] == 0);
+
+    /* the main digest in the table: a hit, the others not computable */
+    REQUIRE(plant_fake(t, &k, CC_ALGO_SHA1, &fmain) == 1);
+    cc_table_stats(t, &st);
+    {
+        cc_table_stats_t st2;
+        also_junk(&also);
+        memset(&d, 0, sizeof(d));
+        CHECK_INT(cc_find_digests(t, fd, &k, &how, &d, &also, &err),
+                  CC_OUTCOME_HIT);
+        CHECK(digest_eq(&d, &fmain));
+        CHECK(also.have[0] == 1 && digest_eq(&also.digest[0], &fake));
+        CHECK_MSG(also.have[1] == 0, "MD5 of a file that is never its "
+                  "size: have %d", also.have[1]);
+        CHECK(!cc_table_contains(t, &k, CC_ALGO_MD5));
+        cc_table_stats(t, &st2);
+        CHECK_U64(STAT_DELTA(st2, st, files_hashed), 1);
+        CHECK_U64(STAT_DELTA(st2, st, inserts), 0);
+        CHECK_U64(STAT_DELTA(st2, st, hits), 1);
+    }
+    close(fd);
+    tbl_free(&tb);
+}
+
+/* n_also out of range: ERROR with APR_EINVAL, whatever else; nothing
+ * counted, have[] all 0. */
+static void test_find_digests_n_also_range(void)
+{
+    static const int bad[] = {
+        -1, CC_DIGEST_MULTI_MAX, CC_DIGEST_MULTI_MAX + 1, 100, INT32_MIN,
+        INT32_MAX,
+    };
+    tbl_t tb;
+    cc_table_t *t = tbl_new(&tb, 64);
+    cc_table_stats_t st;
+    cc_file_key_t k;
+    cc_digest_t d;
+    cc_find_t how;
+    cc_also_t also;
+    apr_status_t err;
+    size_t i;
+    int fd = open_tmp(OLD_SMALL, O_RDONLY), use_fd, use_t;
+
+    REQUIRE(t && fd >= 0);
+    wait_until_old(fd);
+    REQUIRE(cc_file_key_from_fd(fd, &k) == APR_SUCCESS);
+    how = find_how(CC_ALGO_SHA1);
+    CHECK_INT(cc_find_digest(t, fd, &k, &how, &d, &err), CC_OUTCOME_MISS);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        for (use_fd = 0; use_fd < 2; use_fd++) {
+            for (use_t = 0; use_t < 2; use_t++) {
+                how = find_how(CC_ALGO_SHA1);
+                how.also[0] = CC_ALGO_SHA512;
+                how.also[1] = CC_ALGO_MD5;
+                how.also[2] = CC_ALGO_XXH128;
+                how.n_also = bad[i];
+                also_junk(&also);
+                err = APR_SUCCESS;
+                CHECK_MSG(cc_find_digests(use_t ? t : NULL, use_fd ? fd : -1,
+                                          &k, &how, &d, &also, &err)
+                          == CC_OUTCOME_ERROR, "n_also %d: not an error",
+                          bad[i]);
+                CHECK_INT(err, APR_EINVAL);
+                CHECK(also.have[0] == 0 && also.have[1] == 0
+                      && also.have[2] == 0);
+            }
+        }
+    }
+    cc_table_stats(t, &st);
+    CHECK_U64(st.hits, 0);
+    CHECK_U64(st.misses, 1);
+    CHECK_U64(st.files_hashed, 1);
+    CHECK_INT(st.in_use, 1);
+    /* 0 is cc_find_digest(), and CC_DIGEST_MULTI_MAX - 1 the most */
+    how = find_how(CC_ALGO_SHA1);
+    how.n_also = 0;
+    also_junk(&also);
+    CHECK_INT(cc_find_digests(t, -1, &k, &how, &d, &also, &err),
+              CC_OUTCOME_HIT);
+    CHECK(also.have[0] == 0 && also.have[1] == 0 && also.have[2] == 0);
+    how.also[0] = CC_ALGO_SHA512;
+    how.also[1] = CC_ALGO_MD5;
+    how.also[2] = CC_ALGO_XXH128;
+    how.n_also = CC_DIGEST_MULTI_MAX - 1;
+    CHECK_INT(cc_find_digests(t, fd, &k, &how, &d, &also, &err),
+              CC_OUTCOME_HIT);
+    CHECK(also.have[0] == 1 && also.have[1] == 1 && also.have[2] == 1);
+    close(fd);
+    tbl_free(&tb);
+}
+
+/* Single flight with also digests, across processes: one process hashes
+ * (one read for both digests), the others wait for it and find both in
+ * the table (SHARED), so the file is hashed once in all. */
+struct sfa_shared {
+    cc_table_t *t;
+    int         go_fd, go_wr;
+    int         outcome[SF_MAX];
+    int         err[SF_MAX];
+    int         have[SF_MAX];
+    cc_digest_t digest[SF_MAX];
+    cc_digest_t also[SF_MAX];
+};
+
+static struct sfa_shared *sfa_child_sh;
+static void sfa_child(void *arg)
+{
+    struct sfa_shared *sh = sfa_child_sh;
+    int idx = (int)(intptr_t)arg;
+    int fd = open_tmp(SFA_BIG, O_RDONLY);
+    static const cc_algo_e a512[] = { CC_ALGO_SHA512 };
+    cc_find_t how = find_how_also(CC_ALGO_MD5, 1, a512);
+    cc_file_key_t k;
+    cc_also_t also;
+    apr_status_t err = APR_SUCCESS;
+    char c;
+
+    close(sh->go_wr);
+    sh->outcome[idx] = -1;
+    if (fd < 0 || cc_file_key_from_fd(fd, &k) != APR_SUCCESS) {
+        return;
+    }
+    while (read(sh->go_fd, &c, 1) < 0 && errno == EINTR)
+        ;
+    sh->outcome[idx] = (int)cc_find_digests(sh->t, fd, &k, &how,
+                                            &sh->digest[idx], &also, &err);
+    sh->err[idx] = err;
+    sh->have[idx] = also.have[0];
+    sh->also[idx] = also.digest[0];
+    close(fd);
+}
+
+static void test_find_digests_single_flight(void)
+{
+    tbl_t tb;
+    cc_table_t *t = tbl_new(&tb, 256);
+    struct sfa_shared *sh = shared_alloc(sizeof(*sh));
+    int k = opt_quick ? 3 : 4, i, pfd[2], fd, miss = 0, shared = 0, hit = 0;
+    pid_t pids[SF_MAX];
+    cc_digest_t want, want512;
+    cc_table_stats_t st;
+    struct stat fst;
+
+    REQUIRE(t && sh);
+    fd = open_tmp(SFA_BIG, O_RDONLY);
+    REQUIRE(fd >= 0 && fstat(fd, &fst) == 0);
+    wait_until_old(fd);
+    digest_of_fd(fd, CC_ALGO_MD5, &want);
+    digest_of_fd(fd, CC_ALGO_SHA512, &want512);
+    close(fd);
+    REQUIRE(pipe(pfd) == 0);
+    sh->t = t;
+    sh->go_fd = pfd[0];
+    sh->go_wr = pfd[1];
+    sfa_child_sh = sh;
+    for (i = 0; i < k; i++) {
+        pids[i] = fork_child(sfa_child, (void *)(intptr_t)i);
+    }
+    close(pfd[0]);
+    sleep_ms(opt_quick ? 500 : 100);             /* all at the barrier */
+    close(pfd[1]);                               /* go */
+    for (i = 0; i < k; i++) {
+        WAIT_CHILD_OK(pids[i], "single-flight child");
+    }
+    for (i = 0; i < k; i++) {
+        if (sh->outcome[i] == CC_OUTCOME_MISS) miss++;
+        else if (sh->outcome[i] == CC_OUTCOME_SHARED) shared++;
+        else if (sh->outcome[i] == CC_OUTCOME_HIT) hit++;
+        else CHECK_MSG(0, "caller %d: outcome %s (err %d)", i,
+                       cc_outcome_name((cc_outcome_e)sh->outcome[i]),
+                       sh->err[i]);
+        CHECK_MSG(digest_eq(&sh->digest[i], &want), "caller %d: wrong digest",
+                  i);
+        CHECK_MSG(sh->have[i] == 1 && digest_eq(&sh->also[i], &want512),
+                  "caller %d (%s): SHA-512 had %d, %s", i,
+                  cc_outcome_name((cc_outcome_e)sh->outcome[i]), sh->have[i],
+                  digest_eq(&sh->also[i], &want512) ? "right" : "wrong");
+    }
+    cc_table_stats(t, &st);
+    CHECK_INT(miss, 1);
+    CHECK_INT(shared + hit, k - 1);
+    CHECK_MSG(shared >= 1, "no caller waited for the hash (%d hits)", hit);
+    CHECK_U64(st.files_hashed, 1);               /* the waiters hashed not */
+    CHECK_U64(st.bytes_hashed, fst.st_size);
+    CHECK_U64(st.waits, shared);
+    CHECK_U64(st.inserts, 2);
+    CHECK_INT(st.in_use, 2);
+    munmap(sh, sizeof(*sh));
+    tbl_free(&tb);
+}
+
+/* 128-byte slots (two cache lines) hold a SHA-512 digest whole: the
+ * table's sizes, and digests of 64 bytes stored side by side with others
+ * read back byte for byte (derive() fills all CC_DIGEST_MAX bytes). */
+static void test_table_slot_bytes(void)
+{
+    tbl_t tb;
+    cc_table_t *t;
+    cc_table_stats_t st;
+    apr_uint32_t n;
+    int i, round;
+
+    CHECK_INT(cc_table_slot_bytes(), 128);
+    CHECK_INT(cc_table_slot_bytes(), 8 * SLOT_WORDS_ALL);
+    for (n = 1; n < 300; n++) {
+        CHECK_MSG(cc_table_bytes(n + 1) - cc_table_bytes(n) == 128,
+                  "%u entries: %zu bytes, %u: %zu", n,
+                  (size_t)cc_table_bytes(n), n + 1,
+                  (size_t)cc_table_bytes(n + 1));
+    }
+    t = tbl_new(&tb, 8);                         /* one window: all side by side */
+    REQUIRE(t);
+    cc_table_stats(t, &st);
+    CHECK_U64(st.slot_bytes, 128);
+    for (round = 0; round < 3; round++) {
+        cc_table_clear(t);
+        for (i = 0; i < 8; i++) {
+            cc_file_key_t k = mk_key(7, (uint64_t)(round * 10 + i), i, i, i);
+            CHECK(store_derived(t, &k, i % 2 ? CC_ALGO_SHA512 : CC_ALGO_SHA1,
+                                SEC(100 + round)) == 1);
+        }
+        for (i = 0; i < 8; i++) {
+            cc_file_key_t k = mk_key(7, (uint64_t)(round * 10 + i), i, i, i);
+            CHECK_MSG(lookup_derived(t, &k, i % 2 ? CC_ALGO_SHA512
+                                                  : CC_ALGO_SHA1,
+                                     SEC(200)) == 1,
+                      "round %d, key %d: not found whole", round, i);
+        }
+    }
+    tbl_free(&tb);
+    /* the real thing: SHA-512 as the main digest, all 64 bytes back */
+    {
+        cc_file_key_t k;
+        cc_digest_t d, want;
+        cc_find_t how = find_how(CC_ALGO_SHA512);
+        apr_status_t err;
+        int fd = open_tmp(OLD_SMALL, O_RDONLY);
+
+        t = tbl_new(&tb, 16);
+        REQUIRE(t && fd >= 0);
+        wait_until_old(fd);
+        REQUIRE(cc_file_key_from_fd(fd, &k) == APR_SUCCESS);
+        digest_of_fd(fd, CC_ALGO_SHA512, &want);
+        CHECK_INT(cc_find_digest(t, fd, &k, &how, &d, &err), CC_OUTCOME_MISS);
+        CHECK(digest_eq(&d, &want));
+        memset(&d, 0, sizeof(d));
+        CHECK_INT(cc_find_digest(t, -1, &k, &how, &d, &err), CC_OUTCOME_HIT);
+        CHECK(digest_eq(&d, &want));
+        CHECK(memcmp(d.bytes + 32, want.bytes + 32, 32) == 0);
+        close(fd);
+        tbl_free(&tb);
+    }
+}
+
+/* have[] after an attempt that came to nothing.  cc_find_digests() looks
+ * the also digests up for the key it is about to hash (have[i] set for
+ * those in the table).  When the file changes while it is hashed, it goes
+ * round again with the new key, and if that key is then being hashed by
+ * another process it waits: a requester gone meanwhile ends the wait with
+ * CANCELLED.  There is no main digest then, so no digest[i] may be left
+ * from the old key: have[] is all 0, as on every outcome without one.
+ *
+ * Staged: a 17 MiB file, its SHA-512 in the table; our find hashes it
+ * (XXH128) and, at its 16 MiB check, the file's ctime moves (chmod), we
+ * wait until the new key has settled and start another process that
+ * publishes a pending entry for the new key and gets stuck; our hash
+ * ends, sees the new key, goes round, finds the pending entry and asks
+ * its requester, who is gone: CANCELLED. */
+#define STALE_FILE "stale-have.bin"
+
+struct stale_ctx {
+    struct stuck_shared *sh;
+    char                 path[512];
+    pid_t                helper;
+    int                  calls;
+    int                  staged;
+};
+
+static void child_hash_stuck_file(void *arg)
+{
+    struct stuck_shared *sh = arg;
+    int fd = open_tmp(STALE_FILE, O_RDONLY);
+    cc_file_key_t k;
+    cc_digest_t d;
+    cc_find_t how = find_how(CC_ALGO_XXH128);
+    apr_status_t err;
+
+    if (fd < 0 || cc_file_key_from_fd(fd, &k) != APR_SUCCESS) {
+        _exit(3);
+    }
+    alarm(120);
+    how.cancel.keep_going = stuck_keep_going;
+    how.cancel.arg = sh;
+    cc_find_digest(sh->t, fd, &k, &how, &d, &err);
+    _exit(4);
+}
+
+static int stale_keep_going(void *arg)
+{
+    struct stale_ctx *c = arg;
+    struct stat st;
+    int ended;
+
+    if (++c->calls > 1) {
+        return 0;                       /* the requester is gone now */
+    }
+    /* the first check, in the first round: the file changes (ctime) */
+    if (chmod(c->path, 0640) != 0 || stat(c->path, &st) != 0) {
+        return 1;
+    }
+    {
+        int64_t ct = (int64_t)st.st_ctim.tv_sec * 1000000
+                   + st.st_ctim.tv_nsec / 1000;
+        int64_t need = settle_usec(ct) + 100000;
+        int64_t age;
+        while ((age = real_ns() / 1000 - ct) < need) {
+            sleep_ms((double)(need - age) / 1e3 + 5);
+        }
+    }
+    c->helper = fork_child(child_hash_stuck_file, c->sh);
+    if (c->helper > 0 && wait_stuck(c->sh, c->helper, &ended)) {
+        c->staged = 1;
+    }
+    return 1;
+}
+
+static void test_find_digests_stale_have(void)
+{
+    static const cc_algo_e a512[] = { CC_ALGO_SHA512 };
+    tbl_t tb;
+    cc_table_t *t = tbl_new(&tb, 64);
+    struct stuck_shared *sh = shared_alloc(sizeof(*sh));
+    struct stale_ctx ctx;
+    cc_find_t how = find_how_also(CC_ALGO_XXH128, 1, a512);
+    cc_file_key_t k, k0;
+    cc_digest_t d, fake;
+    cc_also_t also;
+    apr_status_t err = -1;
+    cc_outcome_e o;
+    int fd;
+
+    REQUIRE(t && sh);
+    REQUIRE(make_big_file(STALE_FILE, 17, 21) == 0);
+    fd = open_tmp(STALE_FILE, O_RDONLY);
+    REQUIRE(fd >= 0);
+    wait_until_old(fd);
+    REQUIRE(cc_file_key_from_fd(fd, &k) == APR_SUCCESS);
+    k0 = k;
+    REQUIRE(plant_fake(t, &k, CC_ALGO_SHA512, &fake) == 1);
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.sh = sh;
+    sh->t = t;
+    tmp_path(ctx.path, sizeof(ctx.path), STALE_FILE);
+    how.cancel.keep_going = stale_keep_going;
+    how.cancel.arg = &ctx;
+    also_junk(&also);
+    o = cc_find_digests(t, fd, &k, &how, &d, &also, &err);
+    if (!ctx.staged) {
+        CHECK_MSG(0, "not staged: the helper never got stuck (outcome %s)",
+                  cc_outcome_name(o));
+    }
+    else {
+        CHECK_MSG(o == CC_OUTCOME_CANCELLED, "outcome %s, want cancelled",
+                  cc_outcome_name(o));
+        CHECK(!cc_file_key_equal(&k, &k0));      /* went round: a new key */
+        CHECK_MSG(also.have[0] == 0, "%s, yet have[0] = %d (%s the table's "
+                  "SHA-512 of the old key)", cc_outcome_name(o),
+                  also.have[0], digest_eq(&also.digest[0], &fake)
+                  ? "it is" : "not");
+    }
+    if (ctx.helper > 0) {
+        kill(ctx.helper, SIGKILL);
+        waitpid(ctx.helper, NULL, 0);
+    }
+    close(fd);
+    munmap(sh, sizeof(*sh));
+    tbl_free(&tb);
+}
+
+/* ------------------------------------------------------------------ */
 /* Driver                                                              */
 
 static const struct unit_test tests[] = {
@@ -3129,6 +3946,17 @@ static const struct unit_test tests[] = {
     T(find_pending_other_clock),
     T(find_defer),
     T(find_background),
+    T(find_digests_miss),
+    T(find_digests_max),
+    T(find_digests_also_missing),
+    T(find_digests_all_present),
+    T(find_digests_main_missing),
+    T(find_digests_uncached),
+    T(find_digests_changed),
+    T(find_digests_n_also_range),
+    T(find_digests_single_flight),
+    T(table_slot_bytes),
+    T(find_digests_stale_have),
     T(single_flight_processes),
     T(single_flight_threads),
     T(stress_processes),

@@ -264,26 +264,107 @@ static void test_etag_match_star(void)
 
 static void test_codings_refused(void)
 {
-    const unsigned ALL = CC_CODING_GZIP | CC_CODING_BR;
+    const unsigned G = CC_CODING_GZIP, B = CC_CODING_BR, Z = CC_CODING_ZSTD;
+    const unsigned ALL = G | B | Z;
 
     CHECK_INT(cc_codings_refused(NULL), ALL);          /* no header: none */
     CHECK_INT(cc_codings_refused(""), ALL);
-    CHECK_INT(cc_codings_refused("gzip"), CC_CODING_BR);
-    CHECK_INT(cc_codings_refused("br"), CC_CODING_GZIP);
-    CHECK_INT(cc_codings_refused("gzip, deflate, br"), 0);
-    CHECK_INT(cc_codings_refused("GZIP,BR"), 0);
+    CHECK_INT(cc_codings_refused("gzip"), B | Z);
+    CHECK_INT(cc_codings_refused("br"), G | Z);
+    CHECK_INT(cc_codings_refused("zstd"), G | B);
+    CHECK_INT(cc_codings_refused("gzip, deflate, br"), Z);
+    CHECK_INT(cc_codings_refused("GZIP,BR,ZSTD"), 0);
     CHECK_INT(cc_codings_refused("identity"), ALL);
     CHECK_INT(cc_codings_refused("*"), 0);
     CHECK_INT(cc_codings_refused("*;q=0"), ALL);
-    CHECK_INT(cc_codings_refused("br;q=0, *"), CC_CODING_BR);
+    CHECK_INT(cc_codings_refused("br;q=0, *"), B);
     CHECK_INT(cc_codings_refused("gzip;q=0"), ALL);
-    CHECK_INT(cc_codings_refused("gzip; q=0.000, br;q=0.5"), CC_CODING_GZIP);
-    CHECK_INT(cc_codings_refused("gzip;q=0.001"), CC_CODING_BR);
+    CHECK_INT(cc_codings_refused("gzip; q=0.000, br;q=0.5"), G | Z);
+    CHECK_INT(cc_codings_refused("gzip;q=0.001"), B | Z);
     CHECK_INT(cc_codings_refused("gzip;Q=0"), ALL);
+    CHECK_INT(cc_codings_refused("gzip;q=zero"), B | Z); /* malformed: 1 */
     CHECK_INT(cc_codings_refused("x-gzip"), ALL);      /* as mod_deflate */
     CHECK_INT(cc_codings_refused("gzipx, bra"), ALL);
-    CHECK_INT(cc_codings_refused(" ,, gzip ,"), CC_CODING_BR);
-    CHECK_INT(cc_codings_refused(";q=0, br"), CC_CODING_GZIP);
+    CHECK_INT(cc_codings_refused(" ,, gzip ,"), B | Z);
+    CHECK_INT(cc_codings_refused(";q=0, br"), G | Z);
+}
+
+/* RFC 9110 12.5.3: the highest qvalue wins, the server's order breaks
+ * ties, identity wins only when rated above every coding. */
+static void test_coding_choose(void)
+{
+    const unsigned G = CC_CODING_GZIP, B = CC_CODING_BR, Z = CC_CODING_ZSTD;
+    const unsigned bgz[] = { B, G, Z }, gz[] = { G, Z }, zb[] = { Z, B };
+
+    CHECK_INT(cc_coding_choose(NULL, bgz, 3), 0);       /* no field */
+    CHECK_INT(cc_coding_choose("", bgz, 3), 0);
+    CHECK_INT(cc_coding_choose("gzip, deflate, br", bgz, 3), B);
+    CHECK_INT(cc_coding_choose("gzip, deflate, br", gz, 2), G);
+    CHECK_INT(cc_coding_choose("gzip, deflate, br, zstd", bgz, 3), B);
+    CHECK_INT(cc_coding_choose("gzip, deflate, br, zstd", zb, 2), Z);
+    CHECK_INT(cc_coding_choose("br;q=0.5, gzip", bgz, 3), G);
+    CHECK_INT(cc_coding_choose("br;q=0.5, gzip;q=0.4", bgz, 3), B);
+    CHECK_INT(cc_coding_choose("br;q=0, gzip;q=0", bgz, 3), 0);
+    CHECK_INT(cc_coding_choose("*", bgz, 3), B);
+    CHECK_INT(cc_coding_choose("*;q=0", bgz, 3), 0);
+    CHECK_INT(cc_coding_choose("br;q=0, *", bgz, 3), G);
+    CHECK_INT(cc_coding_choose("*;q=0.1, zstd", bgz, 3), Z);
+    CHECK_INT(cc_coding_choose("identity", bgz, 3), 0);
+    CHECK_INT(cc_coding_choose("identity;q=0, gzip", bgz, 3), G);
+    CHECK_INT(cc_coding_choose("identity, gzip;q=0.5", bgz, 3), 0);
+    CHECK_INT(cc_coding_choose("identity;q=0.5, gzip;q=0.5", bgz, 3), G);
+    CHECK_INT(cc_coding_choose("gzip;q=0.5", bgz, 3), G); /* identity
+                                                   unrated: not preferred */
+    CHECK_INT(cc_coding_choose("BR", bgz, 3), B);
+    CHECK_INT(cc_coding_choose("x-gzip, brx", bgz, 3), 0);
+    CHECK_INT(cc_coding_choose("gzip;q=1.0", bgz, 3), G);
+    CHECK_INT(cc_coding_choose("gzip;q=2, br;q=0.9", bgz, 3), G); /* bad q:
+                                                                  as 1 */
+    CHECK_INT(cc_coding_choose("gzip", bgz, 0), 0);
+}
+
+#define STRIP(field, refused, want, want_bits) do { \
+        char out_[256]; \
+        CHECK_INT(cc_etag_list_strip(field, refused, out_), want_bits); \
+        CHECK_STR(out_, want); \
+    } while (0)
+
+/* CondCacheStripCodingSuffix: suffixes of accepted codings come off, the
+ * rest of the field stays byte for byte. */
+static void test_etag_list_strip(void)
+{
+    const unsigned G = CC_CODING_GZIP, B = CC_CODING_BR, Z = CC_CODING_ZSTD;
+
+    STRIP("\"v1-gzip\"", 0, "\"v1\"", G);
+    STRIP("\"v1-br\"", 0, "\"v1\"", B);
+    STRIP("\"v1-zstd\"", 0, "\"v1\"", Z);
+    STRIP("W/\"v1-gzip\"", 0, "W/\"v1\"", G);
+    STRIP("\"v1-gzip\"", G, "\"v1-gzip\"", 0);          /* refused */
+    STRIP("\"v1\"", 0, "\"v1\"", 0);
+    STRIP("\"a-gzip\", \"b-br\",\t\"c\"", 0, "\"a\", \"b\",\t\"c\"", G | B);
+    STRIP("*", 0, "*", 0);
+    STRIP("\"-gzip\"", 0, "\"-gzip\"", 0);      /* nothing left: kept */
+    STRIP("\"v1-gzip-gzip\"", 0, "\"v1-gzip\"", G);  /* one suffix */
+    STRIP("junk-gzip, \"v1-gzip\"", 0, "junk-gzip, \"v1\"", G);
+    STRIP("\"v1-gzip", 0, "\"v1-gzip", 0);         /* not a tag */
+    STRIP("", 0, "", 0);
+}
+
+static void test_coding_names(void)
+{
+    CHECK_STR(cc_coding_name(CC_CODING_GZIP), "gzip");
+    CHECK_STR(cc_coding_name(CC_CODING_BR), "br");
+    CHECK_STR(cc_coding_name(CC_CODING_ZSTD), "zstd");
+    CHECK(cc_coding_name(0) == NULL);
+    CHECK(cc_coding_name(CC_CODING_GZIP | CC_CODING_BR) == NULL);
+    CHECK_STR(cc_coding_suffix(CC_CODING_ZSTD), "-zstd");
+    CHECK_INT(cc_coding_from_name("Br"), CC_CODING_BR);
+    CHECK_INT(cc_coding_from_name("deflate"), 0);
+    /* a -zstd tag matches like the others */
+    CHECK_INT(cc_etag_list_match_codings("\"abc-zstd\"", "\"abc\"",
+              CC_COMPARE_WEAK, 0), 1);
+    CHECK_INT(cc_etag_list_match_codings("\"abc-zstd\"", "\"abc\"",
+              CC_COMPARE_WEAK, CC_CODING_ZSTD), 0);
 }
 
 static void test_etag_match_codings(void)
@@ -775,6 +856,9 @@ static const struct unit_test tests[] = {
     T(etag_match_lists),
     T(etag_match_star),
     T(codings_refused),
+    T(coding_choose),
+    T(coding_names),
+    T(etag_list_strip),
     T(etag_match_codings),
     T(etag_match_suffixes),
     T(etag_match_long_list),

@@ -6,8 +6,9 @@
 #   make -f unit/unit.mk unit            gcc -O1 -Werror build, run the tests
 #   make -f unit/unit.mk unit-asan       clang ASan+UBSan build, run the tests
 #   make -f unit/unit.mk unit-valgrind   the gcc build under valgrind memcheck
-#   make -f unit/unit.mk fuzz            both libFuzzer targets, FUZZ_SECONDS each
-#   make -f unit/unit.mk fuzz-etag       one of them (or fuzz-table)
+#   make -f unit/unit.mk fuzz            the libFuzzer targets, FUZZ_SECONDS each
+#   make -f unit/unit.mk fuzz-etag       one of them (or fuzz-table, fuzz-fields,
+#                                        fuzz-decode)
 #   make -f unit/unit.mk unit-all        unit, unit-asan, unit-valgrind, fuzz
 #   make -f unit/unit.mk unit-clean      rm -rf build/unit
 #
@@ -21,11 +22,19 @@
 #   test_queue        cc_queue.c                APR
 #   test_table_file   cc_table_file.c cc_table.c cc_digest.c
 #                                               APR, libcrypto, libxxhash
+#   test_fields       cc_fields.c               APR
+#   test_decode       cc_decode.c cc_digest.c   APR, libcrypto, libxxhash,
+#                                               zlib, libbrotlidec, libzstd
+#                     (and, at test time, the gzip, brotli and zstd
+#                     commands, which make its sidecars)
 #   fuzz_etag         validators.c              APR
 #   fuzz_table        cc_table.c cc_digest.c    APR, libcrypto, libxxhash
+#   fuzz_fields       cc_fields.c               APR
+#   fuzz_decode       cc_decode.c cc_digest.c   as test_decode
 #
 # The lists come from core.mk (CORE_VALIDATORS, CORE_DIGEST, CORE_TABLE,
-# CORE_QUEUE, CORE_TABLE_FILE, CORE_HEADERS, CORE_DIGEST_LIBS, CORE_APR_*):
+# CORE_QUEUE, CORE_TABLE_FILE, CORE_FIELDS, CORE_DECODE, CORE_HEADERS,
+# CORE_DIGEST_LIBS, CORE_DECODE_LIBS, CORE_APR_*):
 # read by the including makefile, or here when this file is used on its
 # own.  The framework the tests share is unit/unit_test.h and
 # unit/unit_test.c.
@@ -33,7 +42,7 @@
 # Knobs:
 #   UNIT_TESTS     which programs `unit`, `unit-asan` and `unit-valgrind`
 #                  run (default: validators digest table queue
-#                  table_file)
+#                  table_file fields decode)
 #   UNIT_ARGS      extra arguments for every test program, e.g.
 #                  UNIT_ARGS='-k table'   or   UNIT_ARGS=--xfail-bugs
 #                  (tests named bug_* are known bugs of the unit under
@@ -62,7 +71,7 @@ UNIT_CC    ?= gcc
 UNIT_CLANG ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null) clang)
 UNIT_VALGRIND ?= valgrind
 
-UNIT_TESTS ?= validators digest table queue table_file
+UNIT_TESTS ?= validators digest table queue table_file fields decode variant
 
 UNIT_CPPFLAGS := -I$(UNIT_ROOT) $(CORE_APR_CFLAGS)
 UNIT_CFLAGS   := -std=gnu11 -Wall -Wextra -Werror -O1 -g
@@ -93,8 +102,13 @@ UNIT_CORE_test_digest     := $(CORE_DIGEST)
 UNIT_CORE_test_table      := $(CORE_TABLE)
 UNIT_CORE_test_queue      := $(CORE_QUEUE)
 UNIT_CORE_test_table_file := $(CORE_TABLE_FILE) $(CORE_TABLE)
+UNIT_CORE_test_fields     := $(CORE_FIELDS)
+UNIT_CORE_test_decode     := $(CORE_DECODE)
+UNIT_CORE_test_variant    := $(CORE_VARIANT)
 UNIT_CORE_fuzz_etag       := $(CORE_VALIDATORS)
 UNIT_CORE_fuzz_table      := $(CORE_TABLE)
+UNIT_CORE_fuzz_fields     := $(CORE_FIELDS)
+UNIT_CORE_fuzz_decode     := $(CORE_DECODE)
 
 UNIT_EXTRA_LIBS_test_table := -pthread
 # test_table_file changes a file between cc_table_file.c's lstat() and its
@@ -102,21 +116,24 @@ UNIT_EXTRA_LIBS_test_table := -pthread
 UNIT_EXTRA_LIBS_test_table_file := -Wl,--wrap=open
 
 UNIT_HEADERS := $(addprefix $(UNIT_ROOT)/,$(CORE_HEADERS))
-UNIT_FRAMEWORK_DEPS := $(UNIT_DIR)/unit_test.h
+# sf_ref.h: the reference RFC 9651 parser of test_fields and fuzz_fields
+UNIT_FRAMEWORK_DEPS := $(UNIT_DIR)/unit_test.h $(UNIT_DIR)/sf_ref.h
 
 # $(call unit_core_objs,flavour,program): its core objects in that build
 unit_core_objs = $(patsubst %.c,$(UNIT_BUILD)/$(1)/core/%.o,$(UNIT_CORE_$(2)))
-# $(call unit_libs,program): APR, and libcrypto/libxxhash only for what
-# links cc_digest.c
+# $(call unit_libs,program): APR, libcrypto/libxxhash only for what links
+# cc_digest.c, and zlib/libbrotlidec/libzstd only for what links cc_decode.c
+UNIT_DECODE_SRC := $(filter-out $(CORE_DIGEST),$(CORE_DECODE))
 unit_libs = $(CORE_APR_LIBS) \
             $(if $(filter $(CORE_DIGEST),$(UNIT_CORE_$(1))),$(CORE_DIGEST_LIBS)) \
+            $(if $(filter $(UNIT_DECODE_SRC),$(UNIT_CORE_$(1))),$(CORE_DECODE_LIBS)) \
             $(UNIT_EXTRA_LIBS_$(1))
 
 UNIT_GCC_BINS  = $(UNIT_TESTS:%=$(UNIT_BUILD)/gcc/test_%)
 UNIT_ASAN_BINS = $(UNIT_TESTS:%=$(UNIT_BUILD)/asan/test_%)
 
 .PHONY: unit unit-asan unit-valgrind unit-build fuzz fuzz-build fuzz-etag \
-        fuzz-table unit-all unit-clean
+        fuzz-table fuzz-fields fuzz-decode unit-all unit-clean
 
 # $(call unit_run,command prefix,programs,arguments): runs every program
 # (even after one failed), each command shown; fails if any failed.
@@ -141,9 +158,10 @@ unit-asan: $(UNIT_ASAN_BINS)
 unit-valgrind: $(UNIT_GCC_BINS)
 	$(call unit_run,$(UNIT_VALGRIND) $(UNIT_VALGRIND_FLAGS),$^,--quick $(UNIT_ARGS))
 
-fuzz: fuzz-etag fuzz-table
+fuzz: fuzz-etag fuzz-table fuzz-fields fuzz-decode
 
-fuzz-build: $(UNIT_BUILD)/fuzz/fuzz_etag $(UNIT_BUILD)/fuzz/fuzz_table
+fuzz-build: $(UNIT_BUILD)/fuzz/fuzz_etag $(UNIT_BUILD)/fuzz/fuzz_table \
+            $(UNIT_BUILD)/fuzz/fuzz_fields $(UNIT_BUILD)/fuzz/fuzz_decode
 
 # $(call unit_fuzz_run,name): fresh corpus copy, bounded run, fail on crash
 define unit_fuzz_run
@@ -163,6 +181,12 @@ fuzz-etag: $(UNIT_BUILD)/fuzz/fuzz_etag
 
 fuzz-table: $(UNIT_BUILD)/fuzz/fuzz_table
 	$(call unit_fuzz_run,table)
+
+fuzz-fields: $(UNIT_BUILD)/fuzz/fuzz_fields
+	$(call unit_fuzz_run,fields)
+
+fuzz-decode: $(UNIT_BUILD)/fuzz/fuzz_decode
+	$(call unit_fuzz_run,decode)
 
 unit-all: unit unit-asan unit-valgrind fuzz
 
@@ -212,15 +236,15 @@ endef
 # $(call unit_fuzz_rules,name): fuzz_NAME, with only the units it tests
 define unit_fuzz_rules
 $(UNIT_BUILD)/fuzz/fuzz_$(1): $(UNIT_DIR)/fuzz_$(1).c $(UNIT_HEADERS) \
-        $(call unit_core_objs,fuzz,fuzz_$(1))
+        $(UNIT_DIR)/sf_ref.h $(call unit_core_objs,fuzz,fuzz_$(1))
 	@mkdir -p $$(@D)
 	$$(UNIT_CLANG) $$(UNIT_CFLAGS) $$(UNIT_SAN_FLAGS) -fsanitize=fuzzer \
 	    $$(UNIT_FUZZ_DEFS) $$(UNIT_CPPFLAGS) $$< \
 	    $(call unit_core_objs,fuzz,fuzz_$(1)) $(call unit_libs,fuzz_$(1)) -o $$@
 endef
 
-$(foreach p,validators digest table queue table_file,$(eval $(call unit_test_rules,$(p))))
-$(foreach f,etag table,$(eval $(call unit_fuzz_rules,$(f))))
+$(foreach p,validators digest table queue table_file fields decode variant,$(eval $(call unit_test_rules,$(p))))
+$(foreach f,etag table fields decode,$(eval $(call unit_fuzz_rules,$(f))))
 
 # Standalone (make -f unit/unit.mk): `unit` is the default goal; included,
 # the including makefile keeps its own.

@@ -7,6 +7,7 @@
  *   test_queue        cc_queue.c                (APR only)
  *   test_table_file   cc_table_file.c + cc_table.c + cc_digest.c
  *                                               (+ libcrypto, libxxhash)
+ *   test_fields       cc_fields.c               (APR only)
  *
  * Self-contained: a few assertion macros of our own, no framework.  Each
  * program lists its tests in a table of T(name) entries (test_name() is
@@ -204,10 +205,18 @@ int unit_main(int argc, char **argv, const struct unit_suite *suite);
 
 #ifdef CONDCACHE_CC_DIGEST_H
 
+/* The algorithms that make entity-tags (cc_algo_for_etag()): what the
+ * table tests store and find.  N_ALGOS == CC_DIGEST_MULTI_MAX. */
 static const cc_algo_e all_algos[] __attribute__((unused)) = {
     CC_ALGO_SHA1, CC_ALGO_SHA256, CC_ALGO_MD5, CC_ALGO_XXH128
 };
 #define N_ALGOS 4
+
+/* Every algorithm there is: those and SHA-512 (integrity fields only). */
+static const cc_algo_e every_algo[] __attribute__((unused)) = {
+    CC_ALGO_SHA1, CC_ALGO_SHA256, CC_ALGO_MD5, CC_ALGO_XXH128, CC_ALGO_SHA512
+};
+#define N_EVERY_ALGO 5
 
 static inline int digest_eq(const cc_digest_t *a, const cc_digest_t *b)
 {
