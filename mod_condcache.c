@@ -1167,10 +1167,10 @@ static int verify(request_rec *r, const dir_conf_t *conf, req_state_t *st)
 /* A validator field as the client sent it (CondCacheStripCodingSuffix
  * rewrites it for other handlers; the module's own answer uses the
  * original, which names the variant the client holds). */
-static const char *client_field(request_rec *r, const char *name)
+static const char *client_field(request_rec *r, const char *name,
+                                const char *note)
 {
-    const char *orig = apr_table_get(r->notes,
-            apr_pstrcat(r->pool, NOTE_CLIENT_PREFIX, name, NULL));
+    const char *orig = apr_table_get(r->notes, note);
 
     return orig ? orig : apr_table_get(r->headers_in, name);
 }
@@ -1235,8 +1235,9 @@ static cc_precond_e evaluate(request_rec *r, const req_state_t *st)
     cc_precond_t pc;
 
     pc.get_or_head = 1;
-    pc.if_match = client_field(r, "If-Match");
-    pc.if_none_match = client_field(r, "If-None-Match");
+    pc.if_match = client_field(r, "If-Match", NOTE_CLIENT_PREFIX "If-Match");
+    pc.if_none_match = client_field(r, "If-None-Match",
+                                    NOTE_CLIENT_PREFIX "If-None-Match");
     pc.if_modified_since = apr_table_get(r->headers_in, "If-Modified-Since");
     pc.if_unmodified_since = apr_table_get(r->headers_in,
                                            "If-Unmodified-Since");

@@ -86,9 +86,13 @@ UNIT_FUZZ_DEFS ?=
 
 UNIT_ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
                  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# --fair-sched: valgrind runs one thread at a time, and its default lock
+# lets a thread that hashes keep the CPU until it is done, so the threads
+# of a single-flight test would never meet
 UNIT_VALGRIND_FLAGS := --error-exitcode=1 --leak-check=full \
                        --errors-for-leak-kinds=definite,possible \
-                       --child-silent-after-fork=no --trace-children=no -q
+                       --child-silent-after-fork=no --trace-children=no \
+                       --fair-sched=yes -q
 
 FUZZ_SECONDS ?= 30
 FUZZ_ARGS    ?=
