@@ -9,6 +9,10 @@
  *                                     256 KiB buffer: the physical limit
  *                                     of any pread-based hasher
  *   hashbench digest ALGO FILE PASSES cc_digest_fd() of the file
+ *   hashbench multi ALGO,ALGO... FILE PASSES
+ *                                     cc_digest_fd_multi(): every digest
+ *                                     fed from one read of the file (as a
+ *                                     tag and integrity fields are)
  *   hashbench mmap   ALGO FILE PASSES mmap() the file (MAP_POPULATE) and
  *                                     cc_digest_buffer() it: no copy into a
  *                                     buffer, what an mmap-based hasher
@@ -97,40 +101,68 @@ static int cmd_read(const char *path, int passes)
     return 0;
 }
 
-/* What a digest run needs: the algorithm, the file (read once, so that
- * it is in the page cache) and room for the passes' times. */
+typedef enum { HASH_FD, HASH_MMAP, HASH_MULTI } hash_mode_e;
+
+static const char *const mode_names[] = { "digest", "mmap", "multi" };
+
+/* What a digest run needs: the algorithms (one, but for "multi"), the
+ * file (read once, so that it is in the page cache) and room for the
+ * passes' times. */
 typedef struct {
-    cc_algo_e algo;
+    cc_algo_e algos[CC_DIGEST_MULTI_MAX];
+    int       n;
     int       fd;
     long long size;
     double   *t;
 } digest_run_t;
 
-static int prepare_digest_run(const char *algo_name, const char *path,
-                              int passes, digest_run_t *run)
+/* "sha1,sha256" into run->algos; at most `max` names. */
+static int parse_algos(const char *names, int max, digest_run_t *run)
+{
+    char *copy = strdup(names), *save = NULL, *name;
+
+    run->n = 0;
+    for (name = strtok_r(copy, ",", &save); name;
+         name = strtok_r(NULL, ",", &save)) {
+        cc_algo_e algo = cc_algo_from_name(name);
+        if (algo == CC_ALGO_NONE || run->n == max) {
+            fprintf(stderr, "hashbench: %s: unknown digest or more than %d\n",
+                    name, max);
+            run->n = 0;
+            break;
+        }
+        run->algos[run->n++] = algo;
+    }
+    free(copy);
+    return run->n > 0;
+}
+
+static int prepare_digest_run(hash_mode_e mode, const char *algo_names,
+                              const char *path, int passes, digest_run_t *run)
 {
     unsigned char *buf = malloc(BLOCK);
 
-    run->algo = cc_algo_from_name(algo_name);
     run->t = calloc((size_t)passes, sizeof(double));
     run->fd = open_or_die(path);
     run->size = read_all(run->fd, buf);
     free(buf);
-    if (run->algo == CC_ALGO_NONE) {
-        fprintf(stderr, "hashbench: unknown digest %s\n", algo_name);
-        return 0;
-    }
-    return 1;
+    return parse_algos(algo_names,
+                       mode == HASH_MULTI ? CC_DIGEST_MULTI_MAX : 1, run);
 }
 
-/* One pass of "digest" (the module's own reads) or "mmap" (no copy). */
-static int hash_once(const digest_run_t *run, int use_mmap, cc_digest_t *d)
+/* One pass of "digest" (the module's own reads), "multi" (the same reads
+ * feeding every digest) or "mmap" (no copy). */
+static int hash_once(const digest_run_t *run, hash_mode_e mode,
+                     cc_digest_t *d)
 {
     void *m;
 
-    if (!use_mmap) {
-        if (cc_digest_fd(run->fd, run->size, run->algo, d, NULL, NULL)
-            != APR_SUCCESS) {
+    if (mode != HASH_MMAP) {
+        apr_status_t rv = mode == HASH_FD
+            ? cc_digest_fd(run->fd, run->size, run->algos[0], d, NULL, NULL)
+            : cc_digest_fd_multi(run->fd, run->size, run->algos, run->n, d,
+                                 NULL, NULL);
+        if (rv != APR_SUCCESS) {
             fprintf(stderr, "hashbench: cc_digest_fd failed\n");
             return 0;
         }
@@ -142,40 +174,47 @@ static int hash_once(const digest_run_t *run, int use_mmap, cc_digest_t *d)
         fprintf(stderr, "hashbench: mmap: %s\n", strerror(errno));
         return 0;
     }
-    cc_digest_buffer(m, (apr_size_t)run->size, run->algo, d);
+    cc_digest_buffer(m, (apr_size_t)run->size, run->algos[0], d);
     munmap(m, (size_t)run->size);
     return 1;
 }
 
-static int cmd_hash(int use_mmap, const char *algo_name, const char *path,
-                    int passes)
+static int cmd_hash(hash_mode_e mode, const char *algo_names,
+                    const char *path, int passes)
 {
     digest_run_t run;
-    cc_digest_t d;
+    cc_digest_t d[CC_DIGEST_MULTI_MAX];
     char tag[CC_ETAG_MAX];
     int i;
 
-    if (!prepare_digest_run(algo_name, path, passes, &run)) {
+    if (!prepare_digest_run(mode, algo_names, path, passes, &run)) {
         return 2;
     }
-    if (use_mmap && run.size <= 0) {
+    if (mode == HASH_MMAP && run.size <= 0) {
         fprintf(stderr, "hashbench: empty file\n");
         return 2;
     }
     for (i = 0; i < passes; i++) {
         double t0 = now_s();
-        if (!hash_once(&run, use_mmap, &d)) {
+        if (!hash_once(&run, mode, d)) {
             return 1;
         }
         run.t[i] = now_s() - t0;
     }
-    cc_etag_format(&d, tag);
-    tag[strlen(tag) - 1] = '\0';           /* print it without its quotes */
     printf("{\"mode\": \"%s\", \"algo\": \"%s\", \"bytes\": %lld, "
-           "\"passes\": %d, \"seconds\": %.9f, \"gbps\": %.4f, "
-           "\"etag\": \"%s\"}\n", use_mmap ? "mmap" : "digest", algo_name,
-           run.size, passes, median(run.t, passes),
-           run.size / median(run.t, passes) / 1e9, tag + 1);
+           "\"passes\": %d, \"seconds\": %.9f, \"gbps\": %.4f, ",
+           mode_names[mode], algo_names, run.size, passes,
+           median(run.t, passes), run.size / median(run.t, passes) / 1e9);
+    /* the tags without their quotes: "etag" the first, "etags" all */
+    for (i = 0; i < run.n; i++) {
+        cc_etag_format(&d[i], tag);
+        tag[strlen(tag) - 1] = '\0';
+        if (i == 0) {
+            printf("\"etag\": \"%s\", \"etags\": [", tag + 1);
+        }
+        printf("%s\"%s\"", i ? ", " : "", tag + 1);
+    }
+    printf("]}\n");
     return 0;
 }
 
@@ -227,16 +266,16 @@ static int cmd_open(const char *path, long count)
 
 int main(int argc, char **argv)
 {
+    hash_mode_e mode;
+
     if (argc == 4 && strcmp(argv[1], "read") == 0) {
         return cmd_read(argv[2], atoi(argv[3]) > 0 ? atoi(argv[3]) : 1);
     }
-    if (argc == 5 && strcmp(argv[1], "digest") == 0) {
-        return cmd_hash(0, argv[2], argv[3],
-                          atoi(argv[4]) > 0 ? atoi(argv[4]) : 1);
-    }
-    if (argc == 5 && strcmp(argv[1], "mmap") == 0) {
-        return cmd_hash(1, argv[2], argv[3],
-                        atoi(argv[4]) > 0 ? atoi(argv[4]) : 1);
+    for (mode = HASH_FD; mode <= HASH_MULTI; mode++) {
+        if (argc == 5 && strcmp(argv[1], mode_names[mode]) == 0) {
+            return cmd_hash(mode, argv[2], argv[3],
+                            atoi(argv[4]) > 0 ? atoi(argv[4]) : 1);
+        }
     }
     if (argc == 4 && strcmp(argv[1], "fstat") == 0) {
         return cmd_fstat(argv[2], atol(argv[3]) > 0 ? atol(argv[3]) : 1);
@@ -247,6 +286,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: hashbench read FILE PASSES\n"
                     "       hashbench digest ALGO FILE PASSES\n"
                     "       hashbench mmap ALGO FILE PASSES\n"
+                    "       hashbench multi ALGO,ALGO... FILE PASSES\n"
                     "       hashbench fstat FILE COUNT\n"
                     "       hashbench open FILE COUNT\n");
     return 2;
