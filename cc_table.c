@@ -845,8 +845,9 @@ static int store_locked(cc_table_t *t, const cc_file_key_t *key,
     return store_locked_how(t, key, digest, now, 0);
 }
 
-int cc_table_store(cc_table_t *t, const cc_file_key_t *key,
-                   const cc_digest_t *digest, apr_time_t now)
+/* Stores under the writer lock: 0 when the lock did not come soon. */
+static int store(cc_table_t *t, const cc_file_key_t *key,
+                 const cc_digest_t *digest, apr_time_t now, int replace)
 {
     uint64_t token;
     int stored;
@@ -855,24 +856,21 @@ int cc_table_store(cc_table_t *t, const cc_file_key_t *key,
         || !writer_lock(t, CC_LOCK_PATIENCE_MS, &token)) {
         return 0;
     }
-    stored = store_locked(t, key, digest, now);
+    stored = store_locked_how(t, key, digest, now, replace);
     writer_unlock(t, token);
     return stored;
+}
+
+int cc_table_store(cc_table_t *t, const cc_file_key_t *key,
+                   const cc_digest_t *digest, apr_time_t now)
+{
+    return store(t, key, digest, now, 0);
 }
 
 int cc_table_replace(cc_table_t *t, const cc_file_key_t *key,
                      const cc_digest_t *digest, apr_time_t now)
 {
-    uint64_t token;
-    int stored;
-
-    if (cc_algo_size(digest->algo) == 0
-        || !writer_lock(t, CC_LOCK_PATIENCE_MS, &token)) {
-        return 0;
-    }
-    stored = store_locked_how(t, key, digest, now, 1);
-    writer_unlock(t, token);
-    return stored;
+    return store(t, key, digest, now, 1);
 }
 
 void cc_table_clear(cc_table_t *t)
