@@ -389,83 +389,97 @@ static const char *set_inline_max(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-/* CondCacheIntegrity sha-256 [sha-512] | Off */
-static const char *set_integrity(cmd_parms *cmd, void *dconf,
-                                 const char *args)
+/* What a directive that names some of a few choices, each once, or "Off"
+ * alone (CondCacheIntegrity, CondCachePrecompressed) accepts. */
+typedef struct {
+    unsigned  (*value_of)(const char *word);   /* 0: not a choice */
+    const char *what;          /* "algorithm", "coding" */
+    const char *use;           /* the choices, for an unknown word */
+    const char *takes;         /* the choices, for no word at all */
+    int         max;
+} choice_list_t;
+
+/* Reads such a list into out[] (the value of each word); *n gets how
+ * many, 0 for Off.  NULL, or the error, which names the directive and
+ * echoes the word. */
+static const char *parse_choices(cmd_parms *cmd, const char *args,
+                                 const choice_list_t *list, unsigned *out,
+                                 int *n)
 {
-    dir_conf_t *c = dconf;
     const char *word;
-    int n = 0, i;
+    int i;
 
+    *n = 0;
     while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        cc_algo_e algo = cc_algo_from_field_name(word);
+        unsigned value = list->value_of(word);
 
-        if (strcasecmp(word, "off") == 0 && n == 0 && !*args) {
-            c->n_integrity = 0;
+        if (strcasecmp(word, "off") == 0 && *n == 0 && !*args) {
             return NULL;
         }
-        if (algo == CC_ALGO_NONE) {
-            return apr_psprintf(cmd->pool, "%s: unknown algorithm '%s'; use "
-                                "sha-256, sha-512 (or both), or Off",
-                                cmd->cmd->name, word);
+        if (value == 0) {
+            return apr_psprintf(cmd->pool, "%s: unknown %s '%s'; use %s, or "
+                                "Off", cmd->cmd->name, list->what, word,
+                                list->use);
         }
-        for (i = 0; i < n; i++) {
-            if (c->integrity[i] == algo) {
+        for (i = 0; i < *n; i++) {
+            if (out[i] == value) {
                 return apr_psprintf(cmd->pool, "%s: '%s' is named twice",
                                     cmd->cmd->name, word);
             }
         }
-        if (n == CC_FIELDS_MAX) {
-            return apr_psprintf(cmd->pool, "%s takes at most %d algorithms",
-                                cmd->cmd->name, CC_FIELDS_MAX);
+        if (*n == list->max) {
+            return apr_psprintf(cmd->pool, "%s takes at most %d %ss",
+                                cmd->cmd->name, list->max, list->what);
         }
-        c->integrity[n++] = algo;
-        if (!in_htaccess(cmd)) {
-            warm_algos |= 1u << algo;   /* the warm-up hashes these too */
-        }
+        out[(*n)++] = value;
     }
-    if (n == 0) {
-        return apr_psprintf(cmd->pool, "%s takes sha-256, sha-512 or Off",
-                            cmd->cmd->name);
+    if (*n == 0) {
+        return apr_psprintf(cmd->pool, "%s takes %s or Off", cmd->cmd->name,
+                            list->takes);
     }
-    c->n_integrity = n;
     return NULL;
+}
+
+static unsigned integrity_algo(const char *word)
+{
+    return (unsigned)cc_algo_from_field_name(word);     /* NONE is 0 */
+}
+
+/* CondCacheIntegrity sha-256 [sha-512] | Off */
+static const char *set_integrity(cmd_parms *cmd, void *dconf,
+                                 const char *args)
+{
+    static const choice_list_t list = {
+        integrity_algo, "algorithm", "sha-256, sha-512 (or both)",
+        "sha-256, sha-512", CC_FIELDS_MAX
+    };
+    dir_conf_t *c = dconf;
+    unsigned algos[CC_FIELDS_MAX];
+    const char *err = parse_choices(cmd, args, &list, algos, &c->n_integrity);
+    int i;
+
+    for (i = 0; !err && i < c->n_integrity; i++) {
+        c->integrity[i] = (cc_algo_e)algos[i];
+        if (!in_htaccess(cmd)) {
+            warm_algos |= 1u << algos[i];   /* the warm-up hashes these too */
+        }
+    }
+    return err;
 }
 
 /* CondCachePrecompressed br|gzip|zstd ... | Off */
 static const char *set_precompressed(cmd_parms *cmd, void *dconf,
                                      const char *args)
 {
+    static const choice_list_t list = {
+        cc_coding_from_name, "coding", "br, gzip, zstd (one or more)",
+        "br, gzip, zstd",
+        (int)(sizeof(((dir_conf_t *)0)->precompressed) / sizeof(unsigned))
+    };
     dir_conf_t *c = dconf;
-    const char *word;
-    int n = 0, i;
 
-    while (*(word = ap_getword_conf(cmd->temp_pool, &args))) {
-        unsigned coding = cc_coding_from_name(word);
-
-        if (strcasecmp(word, "off") == 0 && n == 0 && !*args) {
-            c->n_precompressed = 0;
-            return NULL;
-        }
-        if (coding == 0) {
-            return apr_psprintf(cmd->pool, "%s: unknown coding '%s'; use "
-                                "br, gzip, zstd (one or more), or Off",
-                                cmd->cmd->name, word);
-        }
-        for (i = 0; i < n; i++) {
-            if (c->precompressed[i] == coding) {
-                return apr_psprintf(cmd->pool, "%s: '%s' is named twice",
-                                    cmd->cmd->name, word);
-            }
-        }
-        c->precompressed[n++] = coding;
-    }
-    if (n == 0) {
-        return apr_psprintf(cmd->pool, "%s takes br, gzip, zstd or Off",
-                            cmd->cmd->name);
-    }
-    c->n_precompressed = n;
-    return NULL;
+    return parse_choices(cmd, args, &list, c->precompressed,
+                         &c->n_precompressed);
 }
 
 /* An absolute path for a server-wide directive, relative ones under
