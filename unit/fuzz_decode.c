@@ -30,15 +30,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define FUZZ_ASSERT(c, ...) do { \
-        if (!(c)) { \
-            fprintf(stderr, "fuzz_decode: assertion failed at %s:%d: %s\n", \
-                    __FILE__, __LINE__, #c); \
-            fprintf(stderr, __VA_ARGS__); \
-            fputc('\n', stderr); \
-            abort(); \
-        } \
-    } while (0)
+#define FUZZ_PROGRAM "fuzz_decode"
+#include "fuzz_assert.h"
 
 #define MAX_OUT  ((apr_int64_t)1 << 20)
 #define OFFSET   ((off_t)3)

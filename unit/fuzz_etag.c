@@ -28,15 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FUZZ_ASSERT(c, ...) do { \
-        if (!(c)) { \
-            fprintf(stderr, "fuzz_etag: assertion failed at %s:%d: %s\n", \
-                    __FILE__, __LINE__, #c); \
-            fprintf(stderr, __VA_ARGS__); \
-            fputc('\n', stderr); \
-            abort(); \
-        } \
-    } while (0)
+#define FUZZ_PROGRAM "fuzz_etag"
+#include "fuzz_assert.h"
 
 static const char *pr(const char *s)
 {

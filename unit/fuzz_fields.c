@@ -32,15 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FUZZ_ASSERT(c, ...) do { \
-        if (!(c)) { \
-            fprintf(stderr, "fuzz_fields: assertion failed at %s:%d: %s\n", \
-                    __FILE__, __LINE__, #c); \
-            fprintf(stderr, __VA_ARGS__); \
-            fputc('\n', stderr); \
-            abort(); \
-        } \
-    } while (0)
+#define FUZZ_PROGRAM "fuzz_fields"
+#include "fuzz_assert.h"
 
 static char *exact(const void *data, size_t len)
 {

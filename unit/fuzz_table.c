@@ -46,15 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FUZZ_ASSERT(c, ...) do { \
-        if (!(c)) { \
-            fprintf(stderr, "fuzz_table: assertion failed at %s:%d: %s\n", \
-                    __FILE__, __LINE__, #c); \
-            fprintf(stderr, __VA_ARGS__); \
-            fputc('\n', stderr); \
-            abort(); \
-        } \
-    } while (0)
+#define FUZZ_PROGRAM "fuzz_table"
+#include "fuzz_assert.h"
 
 #define MAX_ENTRIES 24
 #define MAX_OPS     128

@@ -240,7 +240,8 @@ endef
 # $(call unit_fuzz_rules,name): fuzz_NAME, with only the units it tests
 define unit_fuzz_rules
 $(UNIT_BUILD)/fuzz/fuzz_$(1): $(UNIT_DIR)/fuzz_$(1).c $(UNIT_HEADERS) \
-        $(UNIT_DIR)/sf_ref.h $(call unit_core_objs,fuzz,fuzz_$(1))
+        $(UNIT_DIR)/sf_ref.h $(UNIT_DIR)/fuzz_assert.h \
+        $(call unit_core_objs,fuzz,fuzz_$(1))
 	@mkdir -p $$(@D)
 	$$(UNIT_CLANG) $$(UNIT_CFLAGS) $$(UNIT_SAN_FLAGS) -fsanitize=fuzzer \
 	    $$(UNIT_FUZZ_DEFS) $$(UNIT_CPPFLAGS) $$< \
