@@ -244,7 +244,7 @@ apr_status_t cc_digest_fd_multi(int fd, apr_int64_t size,
     unsigned char *buf;
     off_t offset = 0, next_check = CC_CANCEL_CHECK_BYTES;
     apr_status_t rv = APR_SUCCESS;
-    int i, ready = 0;
+    int i, ready = 0, at_end = 0;
 
     if (size < 0 || n < 1 || n > CC_DIGEST_MULTI_MAX) {
         return APR_EINVAL;
@@ -260,24 +260,34 @@ apr_status_t cc_digest_fd_multi(int fd, apr_int64_t size,
             break;
         }
     }
-    /* Exactly `size` bytes, then one more read that must find the end:
+    /* Exactly `size` bytes, and the end of the file right after them:
      * the tag must describe the bytes the response sends, which are
-     * Content-Length = size bytes.  Sequential preads: the kernel's
-     * read-ahead needs no advice.  Every digest is fed from the same
-     * block, so n digests cost one read of the file. */
-    while (rv == APR_SUCCESS && offset < size) {
+     * Content-Length = size bytes.  The last read asks for one byte more
+     * where the block has room, so a short answer is the end and costs no
+     * read of its own (a read of a regular file stops short only there).
+     * Sequential preads: the kernel's read-ahead needs no advice.  Every
+     * digest is fed from the same block, so n digests cost one read of
+     * the file. */
+    while (rv == APR_SUCCESS && (offset < size || !at_end)) {
         apr_int64_t left = size - offset;
-        size_t want = left < CC_READ_BLOCK ? (size_t)left : CC_READ_BLOCK;
+        size_t want = left < CC_READ_BLOCK ? (size_t)left + 1
+                                           : CC_READ_BLOCK;
         ssize_t got = pread_retry(fd, buf, want, offset);
 
         if (got < 0) {
             rv = errno;
             break;
         }
-        if (got == 0) {
+        if (got > left) {
+            offset += left;                 /* read, not hashed */
+            rv = APR_INCOMPLETE;            /* longer than its size */
+            break;
+        }
+        if (got == 0 && offset < size) {
             rv = APR_INCOMPLETE;            /* shorter than its size */
             break;
         }
+        at_end = (size_t)got < want && got == left;
         for (i = 0; i < n; i++) {
             hasher_update(&h[i], buf, (apr_size_t)got);
         }
@@ -289,15 +299,6 @@ apr_status_t cc_digest_fd_multi(int fd, apr_int64_t size,
                 rv = ECANCELED;
                 break;
             }
-        }
-    }
-    if (rv == APR_SUCCESS) {
-        ssize_t got = pread_retry(fd, buf, 1, offset);
-        if (got < 0) {
-            rv = errno;
-        }
-        else if (got > 0) {
-            rv = APR_INCOMPLETE;            /* longer than its size */
         }
     }
     if (bytes_read) {
