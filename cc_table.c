@@ -102,11 +102,13 @@
 #include "cc_table.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -409,16 +411,48 @@ static int64_t mono_age(uint32_t now, uint32_t then)
     return (int64_t)now - (int64_t)then;
 }
 
+/* This process's pid, asked of the kernel once per process: every store
+ * names its writer, and a syscall is a real part of a store's cost (the
+ * warm-up stores thousands a second).  A fork clears it in the child,
+ * before anything runs there; the handler goes with the module when it
+ * is unloaded. */
+static _Atomic pid_t self_pid_cache;
+static pthread_once_t self_pid_once = PTHREAD_ONCE_INIT;
+
+static void self_pid_forget(void)
+{
+    atomic_store_explicit(&self_pid_cache, 0, memory_order_relaxed);
+}
+
+static void self_pid_register(void)
+{
+    (void)pthread_atfork(NULL, NULL, self_pid_forget);
+}
+
+static pid_t self_pid(void)
+{
+    pid_t pid = atomic_load_explicit(&self_pid_cache, memory_order_relaxed);
+
+    if (pid == 0) {
+        /* the handler first: a fork from now on clears what is kept */
+        pthread_once(&self_pid_once, self_pid_register);
+        pid = getpid();
+        atomic_store_explicit(&self_pid_cache, pid, memory_order_relaxed);
+    }
+    return pid;
+}
+
 static int process_is_dead(pid_t pid)
 {
-    return pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH;
+    return pid > 0 && pid != self_pid() && kill(pid, 0) != 0
+           && errno == ESRCH;
 }
 
 /* The writer lock.  Held for a slot write or two: well under a
  * microsecond, so contention is short and a long hold means trouble (I4). */
 static int writer_lock(cc_table_t *t, int patience_ms, uint64_t *token)
 {
-    uint64_t mine = ((uint64_t)(uint32_t)getpid() << 32) | mono_sec();
+    uint64_t mine = ((uint64_t)(uint32_t)self_pid() << 32) | mono_sec();
     struct timespec nap = { 0, 50000 };
     int round;
 
@@ -873,6 +907,24 @@ int cc_table_replace(cc_table_t *t, const cc_file_key_t *key,
     return store(t, key, digest, now, 1);
 }
 
+void cc_table_prefault(cc_table_t *t)
+{
+#ifdef MADV_POPULATE_READ
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t from, to;
+
+    if (page <= 0) {
+        return;
+    }
+    from = (uintptr_t)t & ~(uintptr_t)(page - 1);
+    to = (uintptr_t)t + (uintptr_t)t->bytes;
+    /* best effort: an older kernel says EINVAL, and faults come as before */
+    (void)madvise((void *)from, to - from, MADV_POPULATE_READ);
+#else
+    (void)t;
+#endif
+}
+
 void cc_table_clear(cc_table_t *t)
 {
     uint64_t token;
@@ -966,7 +1018,7 @@ static begin_e table_begin(cc_table_t *t, const cc_file_key_t *key,
     if (idx >= 0) {
         memset(&c, 0, sizeof(c));
         copy_set_key(&c, key);
-        c.meta = SLOT_META(SLOT_PENDING, algo, getpid());
+        c.meta = SLOT_META(SLOT_PENDING, algo, self_pid());
         c.word[0] = (uint64_t)mono_now();
         c.word[1] = atomic_fetch_add_explicit(&t->counters[C_TOKENS].value, 1,
                                               memory_order_relaxed) + 1;

@@ -158,6 +158,13 @@ int cc_table_replace(cc_table_t *t, const cc_file_key_t *key,
 /* Removes every entry.  For tests and for the status handler's reset. */
 void cc_table_clear(cc_table_t *t);
 
+/* Maps every page of the table into this process at once, where the
+ * system can (Linux 5.14 and later; elsewhere a no-op).  For a process
+ * about to touch most slots, such as the warm-up: one call instead of a
+ * page fault per page on first touch.  Read access only, so the pages of
+ * a table file are not made dirty. */
+void cc_table_prefault(cc_table_t *t);
+
 typedef struct {
     apr_uint32_t capacity;
     apr_uint32_t in_use;          /* slots holding a digest or a pending hash */
