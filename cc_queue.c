@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #define CC_QUEUE_MAGIC    UINT64_C(0x6d6f645f63635155)   /* "mod_ccQU" */
-#define CC_QUEUE_VERSION  4     /* 2: state and owner in one word;
+#define CC_QUEUE_VERSION  5     /* 2: state and owner in one word;
                                    3: a set of digests per item;
-                                   4: adder locks */
+                                   4: adder locks; 5: idle_at */
 
 enum { Q_FREE = 0, Q_FILLING = 1, Q_READY = 2, Q_TAKEN = 3 };
 
@@ -41,9 +41,11 @@ typedef struct {
     char path[CC_QUEUE_PATH_MAX];  /* written while FILLING, read TAKEN */
 } q_slot_t;
 
+#define NO_IDLE  UINT64_MAX
+
 enum { QC_ADDED, QC_DONE, QC_STORED, QC_FULL, QC_BYTES, QC_TICKETS,
        QC_WARM_STATE, QC_WARM_SEEN, QC_WARM_HASHED, QC_WARM_BYTES,
-       QC_WORKER_PID, QC_COUNT };
+       QC_WARM_MSEC, QC_WORKER_PID, QC_COUNT };
 
 struct cc_queue_t {
     alignas(CC_TABLE_ALIGN) uint64_t magic;
@@ -51,6 +53,9 @@ struct cc_queue_t {
     uint32_t slots;
     uint64_t bytes;
     alignas(CC_TABLE_ALIGN) _Atomic uint64_t counters[QC_COUNT];
+    /* QC_TICKETS when a take last found nothing READY nor FILLING, or
+     * NO_IDLE: while the tickets stay there, nothing is READY */
+    _Atomic uint64_t idle_at;
     q_slot_t slot[CC_QUEUE_SLOTS];
     alignas(CC_TABLE_ALIGN) _Atomic uint64_t adder[CC_QUEUE_ADDER_LOCKS];
     uint64_t adder_seen[CC_QUEUE_ADDER_LOCKS];   /* the worker's alone */
@@ -80,6 +85,7 @@ cc_queue_t *cc_queue_create(void *mem, apr_size_t bytes)
     q->version = CC_QUEUE_VERSION;
     q->slots = CC_QUEUE_SLOTS;
     q->bytes = bytes;
+    atomic_store_explicit(&q->idle_at, NO_IDLE, memory_order_relaxed);
     return q;
 }
 
@@ -243,8 +249,10 @@ cc_queue_add_e cc_queue_add(cc_queue_t *q, const char *path,
         atomic_store_explicit(&s->algos, algos, memory_order_relaxed);
         atomic_store_explicit(&s->max_size, max_size, memory_order_relaxed);
         memcpy(s->path, path, len + 1);
+        /* release: whoever sees this ticket sees the slot FILLING, at
+         * least (the idle rule of cc_queue_take) */
         ticket = atomic_fetch_add_explicit(&q->counters[QC_TICKETS], 1,
-                                           memory_order_relaxed) + 1;
+                                           memory_order_release) + 1;
         atomic_store_explicit(&s->ticket, ticket, memory_order_relaxed);
         atomic_store_explicit(&s->sw, SW(Q_READY, me), memory_order_release);
         count(q, QC_ADDED, 1);
@@ -259,19 +267,31 @@ unlock:
 
 int cc_queue_take(cc_queue_t *q, cc_queue_item_t *item)
 {
-    uint32_t me = (uint32_t)getpid();
+    uint32_t me = 0;        /* asked only when there is something to take */
 
     for (;;) {
-        int best = -1;
-        uint64_t best_ticket = 0, expect = 0;
+        int best = -1, filling = 0;
+        uint64_t best_ticket = 0, expect = 0, tickets;
         unsigned i;
         q_slot_t *s;
 
+        /* Idle rule: a slot becomes READY only after a ticket is drawn
+         * for it (an add draws one while FILLING, a recover after putting
+         * an item back), so a look that found nothing READY nor FILLING
+         * holds while the tickets do not move: no scan of every slot
+         * between two files of the warm-up. */
+        tickets = atomic_load_explicit(&q->counters[QC_TICKETS],
+                                       memory_order_acquire);
+        if (tickets == atomic_load_explicit(&q->idle_at,
+                                            memory_order_relaxed)) {
+            return 0;
+        }
         for (i = 0; i < CC_QUEUE_SLOTS; i++) {
             uint64_t w;
 
             s = &q->slot[i];
             w = atomic_load_explicit(&s->sw, memory_order_acquire);
+            filling |= SW_STATE(w) == Q_FILLING;
             if (SW_STATE(w) == Q_READY) {
                 uint64_t t = atomic_load_explicit(&s->ticket,
                                                   memory_order_relaxed);
@@ -283,9 +303,16 @@ int cc_queue_take(cc_queue_t *q, cc_queue_item_t *item)
             }
         }
         if (best < 0) {
+            if (!filling) {
+                atomic_store_explicit(&q->idle_at, tickets,
+                                      memory_order_relaxed);
+            }
             return 0;
         }
         s = &q->slot[best];
+        if (!me) {
+            me = (uint32_t)getpid();
+        }
         /* only the worker takes, but the worker's recover may move a slot:
          * on a change, look again */
         if (!atomic_compare_exchange_strong_explicit(&s->sw, &expect,
@@ -354,10 +381,15 @@ void cc_queue_recover(cc_queue_t *q)
         }
         else if (state == Q_TAKEN && (process_is_dead(owner)
                                       || (pid_t)owner == getpid())) {
-            /* a dead worker's item, or one of ours we did not finish */
-            atomic_compare_exchange_strong_explicit(&s->sw, &expect,
+            /* a dead worker's item, or one of ours we did not finish;
+             * a ticket drawn after it ends any idle look (it keeps its
+             * own ticket: its place in the order) */
+            if (atomic_compare_exchange_strong_explicit(&s->sw, &expect,
                     SW(Q_READY, owner), memory_order_release,
-                    memory_order_relaxed);
+                    memory_order_relaxed)) {
+                atomic_fetch_add_explicit(&q->counters[QC_TICKETS], 1,
+                                          memory_order_release);
+            }
         }
     }
 }
@@ -385,13 +417,15 @@ void cc_queue_stats(cc_queue_t *q, cc_queue_stats_t *out)
     out->bytes = atomic_load_explicit(&q->counters[QC_BYTES],
                                       memory_order_relaxed);
     out->warm_state = (cc_warm_state_e)atomic_load_explicit(
-            &q->counters[QC_WARM_STATE], memory_order_relaxed);
+            &q->counters[QC_WARM_STATE], memory_order_acquire);
     out->warm_seen = atomic_load_explicit(&q->counters[QC_WARM_SEEN],
                                           memory_order_relaxed);
     out->warm_hashed = atomic_load_explicit(&q->counters[QC_WARM_HASHED],
                                             memory_order_relaxed);
     out->warm_bytes = atomic_load_explicit(&q->counters[QC_WARM_BYTES],
                                            memory_order_relaxed);
+    out->warm_msec = atomic_load_explicit(&q->counters[QC_WARM_MSEC],
+                                          memory_order_relaxed);
     out->worker_pid = atomic_load_explicit(&q->counters[QC_WORKER_PID],
                                            memory_order_relaxed);
 }
@@ -400,15 +434,23 @@ void cc_queue_warm_progress(cc_queue_t *q, cc_warm_state_e state,
                             apr_uint64_t seen, apr_uint64_t hashed,
                             apr_uint64_t bytes)
 {
+    /* release: who reads the state reads the time and counts set before */
     atomic_store_explicit(&q->counters[QC_WARM_STATE], (uint64_t)state,
-                          memory_order_relaxed);
+                          memory_order_release);
     count(q, QC_WARM_SEEN, seen);
     count(q, QC_WARM_HASHED, hashed);
     count(q, QC_WARM_BYTES, bytes);
 }
 
+void cc_queue_warm_time(cc_queue_t *q, apr_uint64_t msec)
+{
+    atomic_store_explicit(&q->counters[QC_WARM_MSEC], msec,
+                          memory_order_relaxed);
+}
+
 void cc_queue_warm_reset(cc_queue_t *q, cc_warm_state_e state)
 {
+    atomic_store_explicit(&q->counters[QC_WARM_MSEC], 0, memory_order_relaxed);
     atomic_store_explicit(&q->counters[QC_WARM_SEEN], 0, memory_order_relaxed);
     atomic_store_explicit(&q->counters[QC_WARM_HASHED], 0,
                           memory_order_relaxed);

@@ -42,6 +42,12 @@
  *     worker frees FILLING slots whose owner is dead.  A worker that dies
  *     leaves TAKEN slots; the next worker (after a restart) puts them back
  *     to READY when their taker is dead.
+ *   - Idle looks: every way to READY draws a ticket (QC_TICKETS) after
+ *     the slot left FREE (an add, between FILLING and READY, with release
+ *     order) or after it is READY again (a recover).  A take that read
+ *     the tickets (acquire), then found no slot READY or FILLING, notes
+ *     that count; while the count stays there, no slot can be READY, and
+ *     a take returns without looking at the slots.
  * Losing an item is harmless (the next request adds it again); the queue
  * never blocks a request.
  */
@@ -128,15 +134,23 @@ typedef struct {
     apr_uint64_t warm_seen;    /* files the warm-up looked at */
     apr_uint64_t warm_hashed;  /* ... and hashed (the rest were known) */
     apr_uint64_t warm_bytes;
+    apr_uint64_t warm_msec;    /* time it has taken, by the worker's
+                                  monotonic clock */
     apr_uint64_t worker_pid;
 } cc_queue_stats_t;
 
 void cc_queue_stats(cc_queue_t *q, cc_queue_stats_t *out);
 
-/* The worker's warm-up: its state, and counts to add. */
+/* The worker's warm-up: its state, and counts to add.  The state is
+ * published with release order and cc_queue_stats() reads it first, with
+ * acquire: a reader that sees a state sees all the worker did before it
+ * (the table's counts included, when read after). */
 void cc_queue_warm_progress(cc_queue_t *q, cc_warm_state_e state,
                             apr_uint64_t seen, apr_uint64_t hashed,
                             apr_uint64_t bytes);
+/* The worker: the time its warm-up has taken so far (it says so as it
+ * goes, and once more at the end). */
+void cc_queue_warm_time(cc_queue_t *q, apr_uint64_t msec);
 /* The worker, when its warm-up starts again (each start walks the trees
  * anew: what is known already costs a stat and a lookup). */
 void cc_queue_warm_reset(cc_queue_t *q, cc_warm_state_e state);

@@ -1739,6 +1739,7 @@ static const struct {
     STAT("WarmUpFiles", "Warm-up: files looked at", queue.warm_seen),
     STAT("WarmUpHashed", "Warm-up: files hashed", queue.warm_hashed),
     STAT("WarmUpBytes", "Warm-up: bytes hashed", queue.warm_bytes),
+    STAT("WarmUpMilliseconds", "Warm-up: time taken (ms)", queue.warm_msec),
     STAT("WorkerPid", "Background worker (pid)", queue.worker_pid),
 };
 
@@ -1785,11 +1786,13 @@ static void write_stats(request_rec *r, int brief, const char *prefix)
     apr_size_t i;
 
     memset(&st, 0, sizeof(st));
-    if (table) {
-        cc_table_stats(table, &st.table);
-    }
+    /* the queue first: a warm-up state read as done (acquire) shows every
+     * table count the worker made before it said so */
     if (queue) {
         cc_queue_stats(queue, &st.queue);
+    }
+    if (table) {
+        cc_table_stats(table, &st.table);
     }
     if (!brief) {
         ap_rputs("<table border=\"0\">\n", r);

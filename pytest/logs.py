@@ -193,7 +193,8 @@ STATUS_COUNTERS = (
     "VariantsServed", "VariantsChecked", "VariantsRejected", "BytesDecoded",
     "SharedMemoryBytes", "BytesPerEntry",
     "QueueWaiting", "QueueAdded", "QueueDone", "QueueStored", "QueueBytes",
-    "QueueFull", "WarmUpFiles", "WarmUpHashed", "WarmUpBytes", "WorkerPid",
+    "QueueFull", "WarmUpFiles", "WarmUpHashed", "WarmUpBytes",
+    "WarmUpMilliseconds", "WorkerPid",
 )
 STATUS_KEYS = STATUS_WORDS + STATUS_COUNTERS
 

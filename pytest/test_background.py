@@ -189,7 +189,7 @@ class TestBackgroundQueue:
         assert st["WarmUpState"] == "none", st
         for k in ("QueueWaiting", "QueueAdded", "QueueDone", "QueueStored",
                   "QueueBytes", "QueueFull", "WarmUpFiles", "WarmUpHashed",
-                  "WarmUpBytes", "WorkerPid"):
+                  "WarmUpBytes", "WarmUpMilliseconds", "WorkerPid"):
             assert isinstance(st[k], int), (k, st[k])
         assert st["QueueFull"] == 0
         pid = st["WorkerPid"]

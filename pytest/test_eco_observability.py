@@ -48,6 +48,7 @@ STATUS_LABELS = {
     "WarmUpFiles": "Warm-up: files looked at",
     "WarmUpHashed": "Warm-up: files hashed",
     "WarmUpBytes": "Warm-up: bytes hashed",
+    "WarmUpMilliseconds": "Warm-up: time taken",
     "WorkerPid": "Background worker",
     "TableFile": "Table file",
     "TableState": "Table (",

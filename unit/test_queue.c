@@ -9,7 +9,8 @@
  * same key with another set is another item), FULL,
  * TOO_LONG, the counters (added, done, stored, bytes, full, waiting), the
  * warm-up progress words and the worker's pid, recovery (a taken item of
- * a dead taker goes back, one of a live other process stays; a slot left
+ * a dead taker goes back, one of a live other process stays; a take that
+ * found nothing is not fooled by a later add or recover; a slot left
  * FILLING by a producer that died is freed, one of a live producer is
  * not), many producer processes with one consumer process, and many
  * producers adding the same file at the same instant (exactly one adds).
@@ -744,6 +745,10 @@ static void test_queue_warm(void)
     CHECK_U64(st.warm_seen, 7);
     CHECK_U64(st.warm_hashed, 4);
     CHECK_U64(st.warm_bytes, 200);
+    CHECK_U64(st.warm_msec, 0);
+    cc_queue_warm_time(q, 1500);
+    cc_queue_warm_time(q, 2500);                 /* set, not added */
+    CHECK_U64(qstats(q).warm_msec, 2500);
     /* the state is set, the counts add */
     cc_queue_warm_progress(q, CC_WARM_DONE, 0, 0, 0);
     st = qstats(q);
@@ -759,7 +764,8 @@ static void test_queue_warm(void)
     cc_queue_warm_reset(q, CC_WARM_RUNNING);
     st = qstats(q);
     CHECK_INT(st.warm_state, CC_WARM_RUNNING);
-    CHECK_U64(st.warm_seen + st.warm_hashed + st.warm_bytes, 0);
+    CHECK_U64(st.warm_seen + st.warm_hashed + st.warm_bytes + st.warm_msec,
+              0);
     cc_queue_warm_reset(q, CC_WARM_NONE);
     st = qstats(q);
     CHECK_INT(st.warm_state, CC_WARM_NONE);
@@ -917,6 +923,38 @@ static void test_queue_recover_own(void)
     CHECK(TAKE_IS(q, it, 2));
     cc_queue_done(q, it, 0, 0);
     CHECK(!cc_queue_take(q, it));
+    free(it);
+    q_free(&m);
+}
+
+/* A take that found nothing notes the tickets, and later takes do not
+ * look at the slots until they move (cc_queue.h, "Idle looks"): an add
+ * and a recover that puts an item back both move them. */
+static void test_queue_idle_looks(void)
+{
+    qmem_t m;
+    cc_queue_t *q = q_new(&m);
+    cc_queue_item_t *it = malloc(sizeof(*it));
+
+    REQUIRE(q && it);
+    CHECK(!cc_queue_take(q, it));            /* idle noted on an empty queue */
+    CHECK(!cc_queue_take(q, it));
+    CHECK_INT(add_id(q, 1), CC_QUEUE_ADDED);
+    CHECK(TAKE_IS(q, it, 1));
+    CHECK(!cc_queue_take(q, it));            /* 1 is TAKEN: idle again */
+    CHECK(!cc_queue_take(q, it));
+    cc_queue_recover(q);                     /* our own: READY again */
+    CHECK(TAKE_IS(q, it, 1));
+    cc_queue_done(q, it, 0, 0);
+    CHECK(!cc_queue_take(q, it));
+    CHECK_INT(add_id(q, 2), CC_QUEUE_ADDED);
+    CHECK_INT(add_id(q, 3), CC_QUEUE_ADDED);
+    CHECK(TAKE_IS(q, it, 2));
+    cc_queue_done(q, it, 0, 0);
+    CHECK(TAKE_IS(q, it, 3));                /* no idle note with 3 READY */
+    cc_queue_done(q, it, 0, 0);
+    CHECK(!cc_queue_take(q, it));
+    CHECK_U64(qstats(q).waiting, 0);
     free(it);
     q_free(&m);
 }
@@ -1362,6 +1400,7 @@ static const struct unit_test tests[] = {
     T(queue_recover_dead_taker),
     T(queue_recover_live_taker),
     T(queue_recover_own),
+    T(queue_idle_looks),
     T(queue_recover_dead_filler),
     T(queue_recover_live_filler),
     T(queue_same_file_races),
