@@ -27,7 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -67,6 +67,17 @@ static struct {
     apr_uint64_t fresh;         /* skipped this pass: changed too recently */
     int stopped;
 } warm;
+
+/* When the warm-up began, by the monotonic clock, in milliseconds. */
+static apr_uint64_t warm_began;
+
+static apr_uint64_t mono_msec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_uint64_t)ts.tv_sec * 1000 + (apr_uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* Walks again, a few seconds later, when files were too fresh to keep. */
 #define WARM_PASSES            4
@@ -145,8 +156,13 @@ static void serve_queue(void)
 {
     cc_queue_item_t item;
 
-    while (!parent_gone() && cc_queue_take(wconf.queue, &item)) {
+    /* the parent is asked after an item only: this runs between any two
+     * files of the warm-up, and mostly finds nothing */
+    while (cc_queue_take(wconf.queue, &item)) {
         hash_item(&item);
+        if (parent_gone()) {
+            break;
+        }
     }
 }
 
@@ -160,8 +176,12 @@ static int table_has_room(void)
 }
 
 /* Hashes, in one read, the digests of the warm-up's algorithms that the
- * table lacks for the file at `path`. */
-static void warm_file(const char *path, const struct stat *sb)
+ * table lacks for the file `name` of the directory open at `dirfd`, whose
+ * lstat() the walk gave.  That stat is the key: the file opened is the
+ * one it describes if a stat after the read finds the same key (a file
+ * replaced or written since has another inode or ctime), so none is
+ * needed in between. */
+static void warm_file(int dirfd, const char *name, const struct stat *sb)
 {
     cc_algo_e missing[CC_DIGEST_MULTI_MAX];
     cc_digest_t digests[CC_DIGEST_MULTI_MAX];
@@ -185,23 +205,20 @@ static void warm_file(const char *path, const struct stat *sb)
         warm.stopped = 1;
         return;
     }
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (!cc_key_settled(&key, apr_time_now())) {
+        warm.fresh++;               /* the next pass takes it */
+        return;
+    }
+    /* O_NONBLOCK: a FIFO put in the file's place must not stop the walk */
+    fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         return;
     }
-    if (cc_file_key_from_fd(fd, &key) != APR_SUCCESS
-        || key.size > wconf.warm_max_size) {
-        close(fd);
-        return;
-    }
-    if (!cc_key_settled(&key, apr_time_now())) {
-        warm.fresh++;               /* the next pass takes it */
-    }
-    else if (cc_digest_fd_multi(fd, key.size, missing, n, digests, &bytes,
-                                NULL) == APR_SUCCESS
-             && cc_file_key_from_fd(fd, &after) == APR_SUCCESS
-             && cc_file_key_equal(&key, &after)
-             && cc_key_settled(&after, apr_time_now())) {
+    if (cc_digest_fd_multi(fd, key.size, missing, n, digests, &bytes,
+                           NULL) == APR_SUCCESS
+        && cc_file_key_from_fd(fd, &after) == APR_SUCCESS
+        && cc_file_key_equal(&key, &after)
+        && cc_key_settled(&after, apr_time_now())) {
         int stored = 0;
 
         for (i = 0; i < n; i++) {
@@ -214,23 +231,91 @@ static void warm_file(const char *path, const struct stat *sb)
     close(fd);
 }
 
-static int warm_visit(const char *path, const struct stat *sb, int type,
-                      struct FTW *ftw)
-{
-    (void)ftw;
-    if (parent_gone()) {
-        return 1;
-    }
-    serve_queue();              /* a request's file goes first */
-    if (type == FTW_F && S_ISREG(sb->st_mode)) {
-        apr_uint64_t hashed = warm.hashed, bytes = warm.bytes;
+/* Files between two looks at the parent (a syscall each: on its death
+ * the worker also gets a SIGTERM, so this is the second line). */
+#define WARM_PARENT_EVERY      32
 
-        warm.seen++;
-        warm_file(path, sb);
-        cc_queue_warm_progress(wconf.queue, CC_WARM_RUNNING, 1,
-                               warm.hashed - hashed, warm.bytes - bytes);
+/* Directories the walk goes down into below a root: it holds one open
+ * descriptor for each on its way. */
+#define WARM_MAX_DEPTH         64
+
+static int dot_or_dotdot(const char *name)
+{
+    return name[0] == '.'
+           && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/* Walks the directory open at `dirfd`, which it closes: hashes its regular
+ * files and goes down into its directories.  Everything is opened
+ * relative to the directory that holds it and no symbolic link is
+ * followed, so the walk stays in the tree even while its directories are
+ * renamed or replaced.  0 when done, 1 when the walk must end (the table
+ * is full, or the parent is gone). */
+static int warm_dir(int dirfd, const char *root, int depth)
+{
+    static unsigned visits;
+    DIR *dir = fdopendir(dirfd);
+    struct dirent *e;
+    int end = 0;
+
+    if (!dir) {
+        close(dirfd);
+        return 0;
     }
-    return warm.stopped;
+    while (!end && (e = readdir(dir)) != NULL) {
+        struct stat sb;
+
+        if (dot_or_dotdot(e->d_name)
+            || (e->d_type != DT_UNKNOWN && e->d_type != DT_REG
+                && e->d_type != DT_DIR)) {
+            continue;           /* links, devices, FIFOs, sockets */
+        }
+        if (fstatat(dirfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            continue;           /* gone since */
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            int sub;
+
+            if (depth >= WARM_MAX_DEPTH) {
+                static int said;
+
+                if (said++) {
+                    continue;
+                }
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, root_server,
+                             "CondCacheWarmUp: %s has directories more "
+                             "than %d deep; not warmed below that", root,
+                             WARM_MAX_DEPTH);
+                continue;
+            }
+            sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY
+                         | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+            if (sub >= 0) {
+                end = warm_dir(sub, root, depth + 1);
+            }
+            continue;
+        }
+        if (!S_ISREG(sb.st_mode)) {
+            continue;
+        }
+        if (++visits % WARM_PARENT_EVERY == 0 && parent_gone()) {
+            end = 1;
+            break;
+        }
+        serve_queue();          /* a request's file goes first */
+        {
+            apr_uint64_t hashed = warm.hashed, bytes = warm.bytes;
+
+            warm.seen++;
+            warm_file(dirfd, e->d_name, &sb);
+            cc_queue_warm_progress(wconf.queue, CC_WARM_RUNNING, 1,
+                                   warm.hashed - hashed, warm.bytes - bytes);
+            cc_queue_warm_time(wconf.queue, mono_msec() - warm_began);
+        }
+        end = warm.stopped;
+    }
+    closedir(dir);              /* closes dirfd */
+    return end;
 }
 
 /* Serves the queue for `wait`, waking on the pipe. */
@@ -252,7 +337,7 @@ static void serve_queue_for(apr_interval_time_t wait)
 
 static void warm_up(void)
 {
-    apr_time_t start = apr_time_now();
+    apr_uint64_t took;
     int i, pass;
 
     if (!wconf.warm_dirs || wconf.warm_dirs->nelts == 0) {
@@ -260,6 +345,8 @@ static void warm_up(void)
         return;
     }
     cc_queue_warm_reset(wconf.queue, CC_WARM_RUNNING);
+    warm_began = mono_msec();
+    cc_table_prefault(wconf.table);     /* it will touch most of it */
     for (pass = 0; pass < WARM_PASSES && !warm.stopped; pass++) {
         if (pass > 0) {
             if (!warm.fresh) {
@@ -273,17 +360,25 @@ static void warm_up(void)
         for (i = 0; i < wconf.warm_dirs->nelts && !warm.stopped; i++) {
             const char *dir = APR_ARRAY_IDX(wconf.warm_dirs, i,
                                             const char *);
-            /* FTW_PHYS: symbolic links are not followed, so the walk
-             * never leaves the tree through one */
-            if (nftw(dir, warm_visit, 32, FTW_PHYS) < 0) {
+            /* the root itself may be a symbolic link, as the directive
+             * allowed; none below it is followed */
+            int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NONBLOCK
+                          | O_CLOEXEC);
+
+            if (fd < 0) {
                 ap_log_error(APLOG_MARK, APLOG_WARNING, errno, root_server,
                              "CondCacheWarmUp: cannot walk %s", dir);
+            }
+            else {
+                (void)warm_dir(fd, dir, 0);
             }
             if (parent_gone()) {
                 return;
             }
         }
     }
+    took = mono_msec() - warm_began;
+    cc_queue_warm_time(wconf.queue, took);  /* before the state says done */
     cc_queue_warm_progress(wconf.queue,
                            warm.stopped ? CC_WARM_TABLE_FULL : CC_WARM_DONE,
                            0, 0, 0);
@@ -296,8 +391,8 @@ static void warm_up(void)
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, root_server,
                  "CondCacheWarmUp: %" APR_UINT64_T_FMT " files looked at, %"
                  APR_UINT64_T_FMT " hashed (%" APR_UINT64_T_FMT " bytes) in %"
-                 APR_TIME_T_FMT " ms", warm.seen, warm.hashed, warm.bytes,
-                 apr_time_as_msec(apr_time_now() - start));
+                 APR_UINT64_T_FMT " ms", warm.seen, warm.hashed, warm.bytes,
+                 took);
 }
 
 /* Runs as the server's User, behind every request in the CPU's and the

@@ -13,12 +13,15 @@ CondCacheDigest names in the server configuration, in one read.
   - a tree larger than the table stops when the table is as full as the
     notice says (at most 90%; table-full), and requests stay right;
   - a graceful restart mid-way neither loses nor repeats work;
-  - requests never wait for the warm-up.
+  - requests never wait for the warm-up;
+  - a root that is a symbolic link is walked, 64 directories down at
+    most, past FIFOs and sockets.
 """
 import os
 import pwd
 import random
 import re
+import stat
 import threading
 import time
 
@@ -116,9 +119,12 @@ Alias /w5 {r}/w
         assert st["Hits"] == st["Misses"] == 0, st
         assert st["FilesHashed"] == st["BytesHashed"] == 0, st
         assert st["QueueAdded"] == 0, st
-        assert re.search(r"CondCacheWarmUp: \d+ files looked at, %d hashed "
-                         r"\(%d bytes\)" % (self.N, self.total),
+        said = re.search(r"CondCacheWarmUp: \d+ files looked at, %d hashed "
+                         r"\(%d bytes\) in (\d+) ms" % (self.N, self.total),
                          httpd.error_log_text())
+        assert said
+        # the time it took, by the worker's clock: the log's, to the ms
+        assert st["WarmUpMilliseconds"] == int(said.group(1)), st
 
     def test_worker_process(self, httpd):
         st = httpd.status()
@@ -159,6 +165,56 @@ Alias /w5 {r}/w
             assert r.headers.get("ETag") == sha1_tag(data)
             assert httpd.note(r) == "miss", rel
         assert httpd.status()["WarmUpHashed"] == self.N
+
+
+# --------------------------------------------------------------------------
+
+WARM_MAX_DEPTH = 64     # condcache_worker.c
+
+
+def test_walk_through_root_link_not_below_depth_or_special(new_server):
+    """The named directory may be a symbolic link (the directive accepts
+    one); the walk goes 64 directories down and no further, with a warning
+    once; FIFOs and sockets in the tree are passed by, never opened (a FIFO
+    would block an open without a writer)."""
+    deep = "/".join(["d"] * (WARM_MAX_DEPTH + 1))
+    files = {
+        "real/top.bin": b"top of the tree\n" * 30,
+        "real/%s/at-limit.bin" % "/".join(["d"] * WARM_MAX_DEPTH):
+            b"64 directories down\n" * 20,
+        "real/%s/too-deep.bin" % deep: b"65 directories down\n" * 20,
+    }
+
+    def populate(s):
+        for rel, data in files.items():
+            s.write(rel, data, mtime=OLD)
+        os.symlink(s.path("real"), s.path("linkroot"))
+        os.mkfifo(s.path("real/d/pipe.bin"))
+        # a socket node (bind() would limit the path to 108 bytes)
+        os.mknod(s.path("real/d/sock.bin"), stat.S_IFSOCK | 0o644)
+
+    srv = new_server("warm_walk", lambda s: (
+        "CondCacheWarmUp %s/linkroot\n"
+        "<Directory %s/real>\n  CondCache On\n</Directory>\n"
+        % (s.docroot, s.docroot)), populate=populate, start=False)
+    srv.settle()
+    srv.start()
+    st = srv.wait_status(warm_done, "warm-up done", WARM_TIMEOUT)
+    assert st["WarmUpState"] == "done", st
+    assert st["WarmUpHashed"] == 2 and st["WarmUpFiles"] == 2, st
+    log = srv.error_log_text()
+    warned = re.findall(r"\[condcache:warn\].*CondCacheWarmUp: \S*linkroot "
+                        r"has directories more than %d deep" % WARM_MAX_DEPTH,
+                        log)
+    assert len(warned) == 1, log[-3000:]
+    notes = {}
+    for rel, data in sorted(files.items()):
+        r = srv.get("/" + rel)
+        assert r.status_code == 200 and r.content == data, rel
+        assert r.headers.get("ETag") == sha1_tag(data), rel
+        notes[rel.rsplit("/", 1)[1]] = srv.note(r)
+    assert notes == {"top.bin": "hit", "at-limit.bin": "hit",
+                     "too-deep.bin": "miss"}, notes
 
 
 # --------------------------------------------------------------------------
