@@ -59,6 +59,25 @@ def warm_done(st):
     return st["WarmUpState"] in ("done", "table-full")
 
 
+def warm_conf(warm, on, first=lambda s: ""):
+    """A server configuration (a function of the server): first(s), then
+    CondCacheWarmUp of the docroot's `warm` and CondCache On in each of
+    the docroot's directories `on`."""
+    return lambda s: first(s) + "CondCacheWarmUp %s/%s\n" % (
+        s.docroot, warm) + "".join(
+            "<Directory %s/%s>\n  CondCache On\n</Directory>\n"
+            % (s.docroot, d) for d in on)
+
+
+def settled_server(new_server, name, conf, populate):
+    """A server of one test, started once its files may be kept (a file
+    changed in the last seconds waits for the warm-up's next pass)."""
+    srv = new_server(name, conf, populate=populate, start=False)
+    srv.settle()
+    srv.start()
+    return srv
+
+
 def head_all(srv, paths):
     """HEADs every path; the responses."""
     return [srv.head(p) for p in paths]
@@ -193,12 +212,8 @@ def test_walk_through_root_link_not_below_depth_or_special(new_server):
         # a socket node (bind() would limit the path to 108 bytes)
         os.mknod(s.path("real/d/sock.bin"), stat.S_IFSOCK | 0o644)
 
-    srv = new_server("warm_walk", lambda s: (
-        "CondCacheWarmUp %s/linkroot\n"
-        "<Directory %s/real>\n  CondCache On\n</Directory>\n"
-        % (s.docroot, s.docroot)), populate=populate, start=False)
-    srv.settle()
-    srv.start()
+    srv = settled_server(new_server, "warm_walk",
+                         warm_conf("linkroot", ["real"]), populate)
     st = srv.wait_status(warm_done, "warm-up done", WARM_TIMEOUT)
     assert st["WarmUpState"] == "done", st
     assert st["WarmUpHashed"] == 2 and st["WarmUpFiles"] == 2, st
@@ -230,12 +245,9 @@ def test_restart_warms_only_what_changed(new_server):
         os.chmod(d, 0o700)
         files.update(write_tree(s, "w", 40, seed=2, max_size=256 * KIB))
 
-    srv = new_server("warm_restart", lambda s: (
-        "CondCacheTableFile %s/tf/table\nCondCacheWarmUp %s/w\n"
-        "<Directory %s/w>\n  CondCache On\n</Directory>\n"
-        % (s.dir, s.docroot, s.docroot)), populate=populate, start=False)
-    srv.settle()
-    srv.start()
+    srv = settled_server(new_server, "warm_restart", warm_conf(
+        "w", ["w"], lambda s: "CondCacheTableFile %s/tf/table\n" % s.dir),
+        populate)
     st = srv.wait_status(warm_done, "warm-up done", WARM_TIMEOUT)
     assert st["WarmUpState"] == "done" and st["WarmUpHashed"] == 40, st
     srv.stop()
@@ -282,12 +294,8 @@ def test_tree_larger_than_table(new_server):
     def populate(s):
         files.update(write_tree(s, "w", 200, seed=3, max_size=4 * KIB))
 
-    srv = new_server("warm_full", lambda s: (
-        "CondCacheEntries 64\nCondCacheWarmUp %s/w\n"
-        "<Directory %s/w>\n  CondCache On\n</Directory>\n"
-        % (s.docroot, s.docroot)), populate=populate, start=False)
-    srv.settle()
-    srv.start()
+    srv = settled_server(new_server, "warm_full", warm_conf(
+        "w", ["w"], lambda s: "CondCacheEntries 64\n"), populate)
     st = srv.wait_status(warm_done, "warm-up stopped", WARM_TIMEOUT)
     assert st["WarmUpState"] == "table-full", st
     m = re.search(r"\[condcache:notice\].*CondCacheWarmUp stopped after "
@@ -334,12 +342,8 @@ def test_graceful_restart_during_warm_up(new_server):
         small.update(write_tree(s, "w", 30, seed=4, max_size=64 * KIB,
                                 subdirs=3))
 
-    srv = new_server("warm_graceful", lambda s: (
-        "CondCacheWarmUp %s/w\n<Directory %s/w>\n  CondCache On\n"
-        "</Directory>\n" % (s.docroot, s.docroot)), populate=populate,
-        start=False)
-    srv.settle()
-    srv.start()
+    srv = settled_server(new_server, "warm_graceful", warm_conf("w", ["w"]),
+                         populate)
     n = 10 + len(small)
     st = srv.wait_status(lambda s: s["WarmUpBytes"] >= BIG or warm_done(s),
                          "one large file warmed", WARM_TIMEOUT, interval=0.05)
@@ -386,13 +390,8 @@ def test_requests_not_blocked_by_warm_up(new_server):
         for rel, data in list(others.items()) + list(fresh.items()):
             s.write(rel, data, mtime=OLD)
 
-    srv = new_server("warm_busy", lambda s: (
-        "CondCacheWarmUp %s/w\n<Directory %s/w>\n  CondCache On\n"
-        "</Directory>\n<Directory %s/o>\n  CondCache On\n</Directory>\n"
-        % (s.docroot, s.docroot, s.docroot)), populate=populate,
-        start=False)
-    srv.settle()
-    srv.start()
+    srv = settled_server(new_server, "warm_busy", warm_conf("w", ["w", "o"]),
+                         populate)
     for rel, data in others.items():
         assert srv.get("/" + rel).headers.get("ETag") == sha1_tag(data)
     latencies, during = [], 0
@@ -431,10 +430,8 @@ def test_fresh_files_second_pass(new_server):
         files.update(write_tree(s, "w", 10, seed=5, max_size=8 * KIB,
                                 subdirs=2))
 
-    srv = new_server("warm_fresh", lambda s: (
-        "CondCacheWarmUp %s/w\n<Directory %s/w>\n  CondCache On\n"
-        "</Directory>\n" % (s.docroot, s.docroot)), populate=populate,
-        start=False)
+    srv = new_server("warm_fresh", warm_conf("w", ["w"]), populate=populate,
+                     start=False)
     # keep the files changing for 1.5 s after the start: the first walk
     # (right after the start) finds every one of them too fresh to keep
     stop = threading.Event()
