@@ -91,29 +91,6 @@ static void check_choose(const char *want, const char *const *cfg, int n)
 }
 
 /* What the syntax check saw. */
-struct seen {
-    int           count, bad;
-    char          key[CC_FIELDS_MAX][32];
-    unsigned char bytes[CC_FIELDS_MAX][80];
-    size_t        len[CC_FIELDS_MAX];
-};
-
-static void note(void *ctx, const sf_member_t *m)
-{
-    struct seen *s = ctx;
-
-    if (s->count >= CC_FIELDS_MAX || m->key_len >= sizeof(s->key[0])
-        || m->type != SF_BYTES || m->n_params != 0
-        || !sf_b64_decode(m->b64, m->b64_len, 1, s->bytes[s->count],
-                          sizeof(s->bytes[0]), &s->len[s->count])) {
-        s->bad++;
-        return;
-    }
-    memcpy(s->key[s->count], m->key, m->key_len);
-    s->key[s->count][m->key_len] = '\0';
-    s->count++;
-}
-
 static uint64_t mix(uint64_t x)
 {
     x += UINT64_C(0x9e3779b97f4a7c15);
@@ -130,7 +107,7 @@ static void check_format(const uint8_t *data, size_t size)
     const char *names[CC_FIELDS_MAX];
     apr_size_t lens[CC_FIELDS_MAX], len, j;
     char *buf = malloc(CC_FIELDS_VALUE_MAX);
-    struct seen s;
+    sf_bytes_seen_t s;
     int n, i;
 
     if (!buf) {
@@ -169,7 +146,8 @@ static void check_format(const uint8_t *data, size_t size)
     FUZZ_ASSERT((n == 0) == (len == 0), "%d digests, length %zu", n,
                 (size_t)len);
     memset(&s, 0, sizeof(s));
-    FUZZ_ASSERT(sf_parse_dictionary(buf, len, SF_B64_CANONICAL, note, &s)
+    FUZZ_ASSERT(sf_parse_dictionary(buf, len, SF_B64_CANONICAL,
+                                    sf_bytes_note, &s)
                 && s.bad == 0 && s.count == n,
                 "\"%s\" is no dictionary of %d byte sequences (%d read, %d "
                 "bad)", buf, n, s.count, s.bad);

@@ -514,6 +514,38 @@ static inline int sf_parse_dictionary(const char *s, size_t len, int flags,
 }
 
 /* ------------------------------------------------------------------ */
+/* A dictionary of byte sequences read back (a Repr-Digest value, say):
+ * sf_bytes_note() is the sf_parse_dictionary() callback.  Members that
+ * are a byte sequence without parameters are kept, decoded; any other,
+ * or one past SF_BYTES_MEMBERS_MAX, counts as bad. */
+
+#define SF_BYTES_MEMBERS_MAX 4
+
+typedef struct {
+    int           count;
+    int           bad;
+    char          key[SF_BYTES_MEMBERS_MAX][32];
+    unsigned char bytes[SF_BYTES_MEMBERS_MAX][80];
+    size_t        len[SF_BYTES_MEMBERS_MAX];
+} sf_bytes_seen_t;
+
+static inline void sf_bytes_note(void *ctx, const sf_member_t *m)
+{
+    sf_bytes_seen_t *s = ctx;
+
+    if (s->count >= SF_BYTES_MEMBERS_MAX || m->key_len >= sizeof(s->key[0])
+        || m->type != SF_BYTES || m->n_params != 0
+        || !sf_b64_decode(m->b64, m->b64_len, 1, s->bytes[s->count],
+                          sizeof(s->bytes[0]), &s->len[s->count])) {
+        s->bad++;
+        return;
+    }
+    memcpy(s->key[s->count], m->key, m->key_len);
+    s->key[s->count][m->key_len] = '\0';
+    s->count++;
+}
+
+/* ------------------------------------------------------------------ */
 /* What cc_fields_choose() should answer (cc_fields.h): the preferences of
  * the configured names (an integer 0 to 10; anything else, or a key given
  * again without one, is none), most preferred first, ties in configured

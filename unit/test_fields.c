@@ -692,30 +692,6 @@ static const unsigned char sha512_abc[64] = {
                          "Da6PCOj/uu9RU1EI2Q86A4qmslPpUyknw=="
 
 /* What a member the syntax check saw: its key and decoded bytes. */
-struct fmt_seen {
-    int           count;
-    int           bad;          /* a member that is no byte sequence */
-    char          key[4][32];
-    unsigned char bytes[4][80];
-    size_t        len[4];
-};
-
-static void fmt_note(void *ctx, const sf_member_t *m)
-{
-    struct fmt_seen *s = ctx;
-
-    if (s->count >= 4 || m->key_len >= sizeof(s->key[0])
-        || m->type != SF_BYTES || m->n_params != 0
-        || !sf_b64_decode(m->b64, m->b64_len, 1, s->bytes[s->count],
-                          sizeof(s->bytes[0]), &s->len[s->count])) {
-        s->bad++;
-        return;
-    }
-    memcpy(s->key[s->count], m->key, m->key_len);
-    s->key[s->count][m->key_len] = '\0';
-    s->count++;
-}
-
 /* cc_fields_format() of n digests into an exact-size heap buffer of
  * CC_FIELDS_VALUE_MAX bytes (the digests in exact-size copies too); the
  * output is checked: its length is the return value and below the
@@ -730,7 +706,7 @@ static const char *format_checked(const char *file, int line,
     static char out[CC_FIELDS_VALUE_MAX];
     char *buf = malloc(CC_FIELDS_VALUE_MAX);
     unsigned char *copies[CC_FIELDS_MAX];
-    struct fmt_seen seen;
+    sf_bytes_seen_t seen;
     apr_size_t len, j;
     int i;
 
@@ -765,7 +741,8 @@ static const char *format_checked(const char *file, int line,
         }
         memcpy(out, buf, len + 1);
         memset(&seen, 0, sizeof(seen));
-        if (!sf_parse_dictionary(buf, len, SF_B64_CANONICAL, fmt_note, &seen)
+        if (!sf_parse_dictionary(buf, len, SF_B64_CANONICAL, sf_bytes_note,
+                                 &seen)
             || seen.bad || seen.count != n) {
             failf(file, line, "\"%s\" is no dictionary of %d byte sequences "
                   "(%d read, %d bad)", esc(buf), n, seen.count, seen.bad);
