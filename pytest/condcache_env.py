@@ -56,6 +56,19 @@ def write_file(path, data, mode=0o644, mtime=None):
     return path
 
 
+def deploy_versions(path, versions, stop, pause=0.002):
+    """Puts versions[1], [2], ... (round and round) in place at `path`, as
+    an atomic deploy does: each written beside it, then renamed over it;
+    until the threading.Event `stop` is set.  A thread's target."""
+    i = 0
+    while not stop.is_set():
+        i += 1
+        tmp = "%s.tmp%d" % (path, i)
+        write_file(tmp, versions[i % len(versions)])
+        os.replace(tmp, path)
+        time.sleep(pause)
+
+
 def make_big_file(path, size, random_bytes=True, mtime=None):
     """A file of `size` bytes without Python loops: random head (1 MiB of
     urandom) repeated with os.copy_file_range-free writes, or sparse."""

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from condcache_env import write_file
+from condcache_env import deploy_versions
 from tags import core_meta_tag, md5_tag, sha1_tag
 
 FILES = {
@@ -77,15 +77,6 @@ def test_tags_match_bodies_during_atomic_deploys(new_server):
     counts = {"ok": 0, "304": 0, "tagged": 0}
     lock = threading.Lock()
 
-    def writer():
-        i = 0
-        while not stop.is_set():
-            i += 1
-            tmp = "%s.tmp%d" % (path, i)
-            write_file(tmp, versions[i % len(versions)])
-            os.replace(tmp, path)
-            time.sleep(0.002)
-
     def reader():
         last = None
         while not stop.is_set():
@@ -114,7 +105,8 @@ def test_tags_match_bodies_during_atomic_deploys(new_server):
                     errors.append(("unknown tag", tag))
             last = tag
 
-    threads = [threading.Thread(target=writer)] + \
+    threads = [threading.Thread(
+        target=deploy_versions, args=(path, versions, stop))] + \
         [threading.Thread(target=reader) for _ in range(3)]
     for t in threads:
         t.start()

@@ -49,7 +49,7 @@ import time
 
 import pytest
 
-from condcache_env import REPO_DIR, write_file
+from condcache_env import REPO_DIR, deploy_versions
 from eco_util import Chromium, need_program, require_program, run, sf_parse
 from headers import http_date
 from tags import (INTEGRITY_HASHES, b64, integrity_digest, integrity_field,
@@ -899,15 +899,6 @@ def test_fields_match_bodies_during_atomic_deploys(new_server):
     counts = {"ok": 0, "fields": 0, "304": 0}
     lock = threading.Lock()
 
-    def writer():
-        i = 0
-        while not stop.is_set():
-            i += 1
-            tmp = "%s.tmp%d" % (path, i)
-            write_file(tmp, versions[i % len(versions)])
-            os.replace(tmp, path)
-            time.sleep(0.002)
-
     member_re = re.compile(r"^sha-256=:([A-Za-z0-9+/=]+):, "
                            r"sha-512=:([A-Za-z0-9+/=]+):$")
 
@@ -960,7 +951,8 @@ def test_fields_match_bodies_during_atomic_deploys(new_server):
                     errors.append(("sha-512 wrong", len(r.body)))
             last = tag
 
-    threads = [threading.Thread(target=writer)] + \
+    threads = [threading.Thread(
+        target=deploy_versions, args=(path, versions, stop))] + \
         [threading.Thread(target=reader, args=(k,)) for k in range(3)]
     for t in threads:
         t.start()
