@@ -65,6 +65,20 @@ static const char *ext_of(cc_decode_e c)
     return c == CC_DECODE_GZIP ? "gz" : c == CC_DECODE_BR ? "br" : "zst";
 }
 
+/* The coding a sidecar's name ends in (ext_of()'s), or 0 for none. */
+static cc_decode_e coding_of(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    int c;
+
+    for (c = 0; dot && c < N_CODINGS; c++) {
+        if (strcmp(dot + 1, ext_of(codings[c])) == 0) {
+            return codings[c];
+        }
+    }
+    return (cc_decode_e)0;
+}
+
 static const char *result_name(cc_decode_result_e r)
 {
     switch (r) {
@@ -667,17 +681,12 @@ static void test_truncated(void)
         "one.v0.gz", "one.v5.br", "one.v10.zst", "empty.v0.gz",
         "empty.v5.br", "empty.v10.zst",
     };
-    static const cc_decode_e side_coding[] = {
-        CC_DECODE_GZIP, CC_DECODE_BR, CC_DECODE_BR, CC_DECODE_ZSTD,
-        CC_DECODE_ZSTD, CC_DECODE_GZIP, CC_DECODE_BR, CC_DECODE_ZSTD,
-        CC_DECODE_GZIP, CC_DECODE_BR, CC_DECODE_ZSTD, CC_DECODE_GZIP,
-        CC_DECODE_BR, CC_DECODE_ZSTD,
-    };
     size_t s, total = 0;
 
     for (s = 0; s < sizeof(sides) / sizeof(sides[0]); s++) {
         size_t len = 0, cuts[256], k, i;
         unsigned char *data = slurp(sides[s], &len);
+        cc_decode_e side_coding = coding_of(sides[s]);
         int fd;
 
         REQUIRE(data);
@@ -691,7 +700,7 @@ static void test_truncated(void)
             REQUIRE(ftruncate(fd, 0) == 0);
             REQUIRE(pwrite(fd, data, cuts[i], 0) == (ssize_t)cuts[i]);
             r = decode_fd(__FILE__, __LINE__, fd, (int64_t)cuts[i],
-                          side_coding[s], (int64_t)1 << 40, CC_ALGO_SHA1, &d,
+                          side_coding, (int64_t)1 << 40, CC_ALGO_SHA1, &d,
                           NULL, NULL, NULL);
             CHECK_MSG(r == CC_DECODE_CORRUPT, "%s cut at %zu of %zu: %s",
                       sides[s], cuts[i], len, result_name(r));
@@ -748,11 +757,6 @@ static void test_flipped_byte(void)
         "text.v10.zst", "text.v13.zst", "one.v0.gz", "one.v5.br",
         "one.v10.zst",
     };
-    static const cc_decode_e side_coding[] = {
-        CC_DECODE_GZIP, CC_DECODE_GZIP, CC_DECODE_BR, CC_DECODE_BR,
-        CC_DECODE_ZSTD, CC_DECODE_ZSTD, CC_DECODE_GZIP, CC_DECODE_BR,
-        CC_DECODE_ZSTD,
-    };
     const char *plain[] = { "text", "text", "text", "text", "text", "text",
                             "one", "one", "one" };
     size_t s;
@@ -760,6 +764,7 @@ static void test_flipped_byte(void)
 
     for (s = 0; s < sizeof(sides) / sizeof(sides[0]); s++) {
         size_t len = 0, pos[256], k, i;
+        cc_decode_e side_coding = coding_of(sides[s]);
         unsigned char *data;
         cc_digest_t want;
         uint64_t want_len = 0;
@@ -784,7 +789,7 @@ static void test_flipped_byte(void)
             int same_as_orig;
 
             REQUIRE(pwrite(fd, &b, 1, (off_t)pos[i]) == 1);
-            r = decode_fd(__FILE__, __LINE__, fd, (int64_t)len, side_coding[s],
+            r = decode_fd(__FILE__, __LINE__, fd, (int64_t)len, side_coding,
                           (int64_t)want_len * 4 + 65536, CC_ALGO_SHA256, &got,
                           &got_len, NULL, NULL);
             REQUIRE(pwrite(fd, &data[pos[i]], 1, (off_t)pos[i]) == 1);
@@ -802,7 +807,7 @@ static void test_flipped_byte(void)
             same_as_orig = got_len == want_len && digest_eq(&got, &want);
             same += same_as_orig;
             other += !same_as_orig;
-            if (side_coding[s] != CC_DECODE_BR) {
+            if (side_coding != CC_DECODE_BR) {
                 CHECK_MSG(same_as_orig, "%s byte %zu ^ %02x: DECODED to "
                           "other bytes (%llu) past the checksum", sides[s],
                           pos[i], mask, (unsigned long long)got_len);
@@ -820,13 +825,13 @@ static void test_flipped_byte(void)
                 REQUIRE(pwrite(fd2, &b, 1, (off_t)pos[i]) == 1);
                 close(fd2);
             }
-            CHECK_MSG(ref_decode("flipped", side_coding[s], CC_ALGO_SHA256,
+            CHECK_MSG(ref_decode("flipped", side_coding, CC_ALGO_SHA256,
                                  &ref, &ref_len) == 0
                       && ref_len == got_len && digest_eq(&ref, &got),
                       "%s byte %zu ^ %02x: DECODED (%llu bytes), but not so "
                       "for %s", sides[s], pos[i], mask,
                       (unsigned long long)got_len,
-                      ref_decoder(side_coding[s]));
+                      ref_decoder(side_coding));
         }
         close(fd);
         free(data);
@@ -860,10 +865,6 @@ static void test_trailing_garbage(void)
         "text.v0.gz", "text.v5.br", "text.v10.zst", "empty.v0.gz",
         "empty.v5.br", "empty.v10.zst",
     };
-    static const cc_decode_e side_coding[] = {
-        CC_DECODE_GZIP, CC_DECODE_BR, CC_DECODE_ZSTD, CC_DECODE_GZIP,
-        CC_DECODE_BR, CC_DECODE_ZSTD,
-    };
     unsigned char rnd[4096];
     size_t s, t;
 
@@ -871,6 +872,7 @@ static void test_trailing_garbage(void)
     for (s = 0; s < sizeof(sides) / sizeof(sides[0]); s++) {
         size_t len = 0;
         unsigned char *data = slurp(sides[s], &len);
+        cc_decode_e side_coding = coding_of(sides[s]);
 
         REQUIRE(data);
         for (t = 0; t <= sizeof(tails) / sizeof(tails[0]); t++) {
@@ -883,7 +885,7 @@ static void test_trailing_garbage(void)
             REQUIRE(append_file("tg", tail, tlen) == 0);
             {
                 cc_digest_t d;
-                cc_decode_result_e r = DECODE("tg", side_coding[s],
+                cc_decode_result_e r = DECODE("tg", side_coding,
                                               (int64_t)1 << 40, CC_ALGO_SHA1,
                                               &d, NULL, NULL);
                 CHECK_MSG(r == CC_DECODE_CORRUPT, "%s + tail %zu (%zu "
@@ -1053,15 +1055,11 @@ static void test_changed_size(void)
         "random.v6.br", "random.v10.zst", "empty.v0.gz", "empty.v5.br",
         "empty.v10.zst",
     };
-    static const cc_decode_e side_coding[] = {
-        CC_DECODE_GZIP, CC_DECODE_BR, CC_DECODE_ZSTD, CC_DECODE_GZIP,
-        CC_DECODE_BR, CC_DECODE_ZSTD, CC_DECODE_GZIP, CC_DECODE_BR,
-        CC_DECODE_ZSTD,
-    };
     size_t s, i;
 
     for (s = 0; s < sizeof(sides) / sizeof(sides[0]); s++) {
         int64_t n = size_of(sides[s]);
+        cc_decode_e side_coding = coding_of(sides[s]);
         const int64_t sizes[] = { n - 1, n + 1, 0, n + (int64_t)BLOCK,
                                   n - 8, n - 4, (int64_t)BLOCK, 2 * n + 5 };
         int fd = open_tmp(sides[s], O_RDONLY);
@@ -1075,7 +1073,7 @@ static void test_changed_size(void)
             if (sizes[i] < 0 || sizes[i] == n) {
                 continue;
             }
-            r = decode_fd(__FILE__, __LINE__, fd, sizes[i], side_coding[s],
+            r = decode_fd(__FILE__, __LINE__, fd, sizes[i], side_coding,
                           (int64_t)1 << 40, CC_ALGO_SHA1, &d, NULL, &br, NULL);
             CHECK_MSG(r == CC_DECODE_CHANGED, "%s (%lld bytes) as %lld: %s",
                       sides[s], (long long)n, (long long)sizes[i],
@@ -1106,9 +1104,7 @@ static void test_foreign(void)
     }
     for (o = 0; o < sizeof(others) / sizeof(others[0]); o++) {
         for (c = 0; c < N_CODINGS; c++) {
-            const char *dot = strrchr(others[o], '.');
-
-            if (dot && strcmp(dot + 1, ext_of(codings[c])) == 0) {
+            if (coding_of(others[o]) == codings[c]) {
                 continue;               /* its own coding */
             }
             CHECK_RESULT(others[o], codings[c], CC_DECODE_CORRUPT);
